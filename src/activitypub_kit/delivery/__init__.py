@@ -1,0 +1,1 @@
+"""delivery part of activitypub_kit (see docs/)."""

@@ -1,0 +1,98 @@
+"""The one exception hierarchy of activitypub_kit.
+
+Every rejection of bad input raises a subclass of :class:`ActivityPubError` whose message
+says, in one line, what was wrong.  Each part of the library owns one branch of the tree;
+code that serves HTTP maps an error to a status with :attr:`ActivityPubError.http_status`.
+
+Sections below are grouped by the part that raises them.
+"""
+
+from __future__ import annotations
+
+
+class ActivityPubError(Exception):
+    """Base class of every error raised by activitypub_kit."""
+
+    #: The HTTP status a server should answer with when this error rejects a request.
+    http_status: int = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- models / JSON-LD -------------------------------------------------------------------
+
+
+class ValidationError(ActivityPubError, ValueError):
+    """A document is not a valid ActivityStreams object.
+
+    :attr:`path` names the offending property (dotted, with list indexes), or is empty when
+    the document as a whole is wrong (not JSON, not an object, ...).
+    """
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+
+
+class JsonLdError(ValidationError):
+    """A JSON-LD ``@context`` could not be processed (unknown remote context, bad syntax)."""
+
+
+# --- signatures -----------------------------------------------------------------------
+
+
+class SignatureError(ActivityPubError):
+    """A signature, digest, key or proof failed a check."""
+
+    http_status = 401
+
+
+# --- outbound HTTP, WebFinger, NodeInfo -----------------------------------------------
+
+
+class FetchError(ActivityPubError):
+    """An outbound request was refused by policy or failed."""
+
+    http_status = 502
+
+
+# --- storage and queues ---------------------------------------------------------------
+
+
+class StorageError(ActivityPubError):
+    """A key-value store or message queue operation failed."""
+
+    http_status = 503
+
+
+# --- delivery -------------------------------------------------------------------------
+
+
+class DeliveryError(ActivityPubError):
+    """Delivering an activity to a remote inbox failed."""
+
+    http_status = 502
+
+
+# --- server ---------------------------------------------------------------------------
+
+
+class InboxError(ActivityPubError):
+    """An incoming activity was rejected by the inbox pipeline."""
+
+
+__all__ = [
+    "ActivityPubError",
+    "ValidationError",
+    "JsonLdError",
+    "SignatureError",
+    "FetchError",
+    "StorageError",
+    "DeliveryError",
+    "InboxError",
+]

@@ -1,0 +1,1 @@
+"""http part of activitypub_kit (see docs/)."""

@@ -1,0 +1,1 @@
+"""models part of activitypub_kit (see docs/)."""

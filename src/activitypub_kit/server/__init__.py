@@ -1,0 +1,1 @@
+"""server part of activitypub_kit (see docs/)."""

@@ -1,0 +1,1 @@
+"""signatures part of activitypub_kit (see docs/)."""

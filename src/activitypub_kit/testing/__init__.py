@@ -1,0 +1,1 @@
+"""testing part of activitypub_kit (see docs/)."""

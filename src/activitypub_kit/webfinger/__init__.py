@@ -1,0 +1,1 @@
+"""webfinger part of activitypub_kit (see docs/)."""
