@@ -269,3 +269,19 @@ def test_security_objects():
     assert isinstance(actor.assertion_method[0], Multikey)
     assert isinstance(actor.proof, DataIntegrityProof)
     assert [k.id for k in actor.public_keys] == ["https://a/u#1"]
+
+
+def test_embedded_objects_are_built_on_access_with_the_same_rules():
+    create = parse(
+        {
+            "type": "Create",
+            "object": {"type": "Note", "sensitive": "yes", "tag": [{"type": "Mention"}, "x"]},
+        }
+    )
+    note = create.object
+    assert isinstance(note, Note)
+    assert create.object is note  # built once, then kept
+    assert note.sensitive is None
+    assert note.extra == {"sensitive": "yes"}
+    assert [type(t).__name__ for t in note.tag] == ["Mention", "str"]
+    assert create.to_json()["object"]["sensitive"] == "yes"

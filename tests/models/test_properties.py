@@ -123,3 +123,23 @@ def test_a_wrong_shape_is_an_error_naming_the_property(doc, key, bad):
 @given(documents())
 def test_model_validate_agrees_with_parse(doc):
     assert Object.model_validate(doc).to_json() == doc or not issubclass(type(parse(doc)), Object)
+
+
+def _shape(value):
+    if isinstance(value, list):
+        return [_shape(v) for v in value]
+    if isinstance(value, ASModel):
+        return (
+            type(value).__name__,
+            {k: _shape(getattr(value, k)) for k in value.model_fields_set},
+        )
+    return value
+
+
+@settings(max_examples=150, deadline=None)
+@given(documents())
+def test_lazy_and_eager_building_agree(doc):
+    lazy = parse(doc)  # embedded objects built on first access
+    eager = type(lazy).model_validate(doc)  # embedded objects built at once
+    assert _shape(lazy) == _shape(eager)
+    assert lazy.to_json() == eager.to_json() == doc

@@ -9,7 +9,7 @@ See ``docs/models.md`` for the rules (shapes, losslessness, the JSON-LD fast pat
 """
 
 from activitypub_kit.models._base import ASModel
-from activitypub_kit.models._walk import format_datetime
+from activitypub_kit.models._checks import format_datetime
 from activitypub_kit.models.core import (
     Activity,
     Actor,

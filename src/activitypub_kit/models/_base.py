@@ -93,7 +93,7 @@ class ASModel(BaseModel):
                 TYPES[AS_NS + name] = cls
 
     def __init__(self, /, **data: Any) -> None:
-        from activitypub_kit.models._walk import construct
+        from activitypub_kit.models._entry import construct
 
         construct(self, data)
 
@@ -103,7 +103,7 @@ class ASModel(BaseModel):
 
         The subclass is chosen by ``type`` when it names a subclass of ``cls``.
         """
-        from activitypub_kit.models._walk import validate_as
+        from activitypub_kit.models._entry import validate_as
 
         return validate_as(cls, obj)
 
@@ -112,7 +112,7 @@ class ASModel(BaseModel):
         cls, json_data: str | bytes | bytearray, *args: Any, **kwargs: Any
     ) -> Self:
         """Parse JSON text and validate it as :meth:`model_validate` does."""
-        from activitypub_kit.models._walk import validate_as
+        from activitypub_kit.models._entry import validate_as
         from activitypub_kit.models.parse import load_json
 
         return validate_as(cls, load_json(json_data))
@@ -128,7 +128,7 @@ class ASModel(BaseModel):
     def __setattr__(self, name: str, value: Any) -> None:
         """Assigning a declared property validates it the way parsing would."""
         if name in type(self).__pydantic_fields__:
-            from activitypub_kit.models._walk import assign
+            from activitypub_kit.models._entry import assign
 
             assign(self, name, value)
         else:
@@ -150,9 +150,16 @@ class ASModel(BaseModel):
 
     __hash__ = None  # type: ignore[assignment]
 
+    def _is_parsed(self) -> bool:
+        private = self.__pydantic_private__
+        return private is None or bool(private.get("_parsed", True))
+
     def _dump(self) -> dict[str, Any]:
+        # Instances are sparse (``__dict__`` holds exactly the properties set), so no
+        # exclude_unset is needed.  Parsed documents hold JSON values only: "python" mode
+        # is the same output, faster; built ones may hold anything in their extras.
         data: dict[str, Any] = self.model_dump(
-            mode="json", by_alias=True, exclude_unset=True, warnings=False
+            mode="python" if self._is_parsed() else "json", by_alias=True, warnings=False
         )
         return data
 
@@ -162,16 +169,14 @@ class ASModel(BaseModel):
         Properties are emitted under their JSON names, exactly as given: a parsed document
         comes back equal to its input (up to key order).  ``@context`` is added when the
         object has none and either ``context=True``, or ``context`` is ``None`` and the object
-        was built in Python rather than parsed (see :func:`default_context`).
+        was built in Python rather than parsed (see
+        :func:`~activitypub_kit.models.jsonld.default_context`).
         """
         data = self._dump()
-        if "@context" not in data:
-            private = self.__pydantic_private__
-            parsed = private is None or bool(private.get("_parsed", True))
-            if context or (context is None and not parsed):
-                from activitypub_kit.models.jsonld import default_context
+        if "@context" not in data and (context or (context is None and not self._is_parsed())):
+            from activitypub_kit.models.jsonld import default_context
 
-                data = {"@context": default_context(data), **data}
+            data = {"@context": default_context(data), **data}
         return data
 
     @property

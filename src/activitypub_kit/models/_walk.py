@@ -11,8 +11,6 @@ extras), which keeps ``parse`` within about 2x ``json.loads``.  The constructor,
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -21,12 +19,8 @@ from activitypub_kit.models import _base
 from activitypub_kit.models._base import (
     BOOL,
     CLASSES,
-    CONTEXT,
     DATETIME,
     EMBED,
-    INT,
-    LANGMAP,
-    NUMBER,
     REF,
     STR,
     STRS,
@@ -36,56 +30,21 @@ from activitypub_kit.models._base import (
     ASModel,
     Kind,
 )
+from activitypub_kit.models._checks import (
+    Invalid,
+    check_language_map,
+    check_other,
+    datetime_value,
+    json_kind,
+    parse_datetime,
+    ref_message,
+)
 
 M = TypeVar("M", bound=ASModel)
 
-#: xsd:dateTime as sent in the wild: optional seconds, any fraction, optional zone.
-_DATETIME = re.compile(
-    r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:[Zz]|[+-]\d\d(?::?\d\d)?)?\Z"
-).match
 
 _new = object.__new__
 _set = object.__setattr__
-
-
-class Invalid(Exception):  # noqa: N818 - internal signal, translated to ValidationError
-    """A property failed its check; ``path`` is built innermost-first while unwinding."""
-
-    def __init__(self, message: str, *path: str | int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.path: list[str | int] = list(path)
-
-    def dotted(self) -> str:
-        """The JSON path of the offending property, e.g. ``object.tag[2].href``."""
-        out = ""
-        for part in reversed(self.path):
-            if isinstance(part, int):
-                out += f"[{part}]"
-            else:
-                out += f".{part}" if out else part
-        return out
-
-
-class Redefined(Exception):  # noqa: N818 - internal signal
-    """An ``@context`` redefines ActivityStreams terms: the document needs JSON-LD compaction."""
-
-
-def json_kind(value: Any) -> str:
-    """The JSON name of a Python value's type, for error messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
 
 
 # --- plans ------------------------------------------------------------------------------
@@ -115,6 +74,8 @@ def plan_of(cls: type[ASModel]) -> dict[str, Entry]:
             plan[alias] = (name, kind.code, target, kind.lenient, kind.code in _ANY_STRING)
             aliases[name] = alias
             aliases[alias] = alias
+            if kind.code in (REF, EMBED) and not isinstance(cls.__dict__.get(name), LazyRef):
+                type.__setattr__(cls, name, LazyRef(name, kind.code, target))
         _PLANS[cls] = plan
         _ALIASES[cls] = aliases
     return plan
@@ -177,11 +138,22 @@ _SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
 _CONSTRUCTED = {"_parsed": False}
 
 
-def build(cls: type[M], data: dict[str, Any], parsed: bool = True) -> M:
+def _make(cls: type[M], fields: dict[str, Any], extras: dict[str, Any], parsed: bool) -> M:
+    obj = _new(cls)
+    _SET_DICT(obj, fields)
+    _SET_FIELDS_SET(obj, set(fields))
+    _SET_EXTRA(obj, extras)
+    _SET_PRIVATE(obj, None if parsed else dict(_CONSTRUCTED))
+    return obj
+
+
+def build(cls: type[M], data: dict[str, Any], parsed: bool = True, lazy: bool = False) -> M:
     """Check every property of ``data`` against ``cls`` and return the sparse instance.
 
     A string value for a property that accepts any string costs one dict lookup; everything
-    else goes through :func:`_check`.
+    else goes through :func:`_check`.  With ``lazy``, embedded objects are validated (all the
+    way down) but kept as the dicts they were: the descriptor :class:`LazyRef` turns them into
+    models on first access.
     """
     plan = _PLANS.get(cls) or plan_of(cls)
     get = plan.get
@@ -194,7 +166,7 @@ def build(cls: type[M], data: dict[str, Any], parsed: bool = True) -> M:
             continue
         if value is not None and (type(value) is not str or not entry[4]):
             try:
-                value = _check(entry, value, parsed)
+                value = _check(entry, value, parsed, lazy)
             except Invalid as error:
                 if entry[3]:
                     extras[key] = value
@@ -202,16 +174,61 @@ def build(cls: type[M], data: dict[str, Any], parsed: bool = True) -> M:
                 error.path.append(key)
                 raise
         fields[entry[0]] = value
-    obj = _new(cls)
-    _SET_DICT(obj, fields)
-    _SET_FIELDS_SET(obj, set(fields))
-    _SET_EXTRA(obj, extras)
-    _SET_PRIVATE(obj, None if parsed else dict(_CONSTRUCTED))
-    return obj
+    return _make(cls, fields, extras, parsed)
 
 
-def _check(entry: Entry, value: Any, parsed: bool) -> Any:
-    """Check (and for references, build) one non-trivial property value."""
+def validate(cls: type[ASModel], data: dict[str, Any]) -> None:
+    """Check every property of ``data`` against ``cls``, all the way down; build nothing.
+
+    A lenient property of the wrong shape is not an error here (:func:`materialise` moves it
+    to the extras).
+    """
+    plan = _PLANS.get(cls) or plan_of(cls)
+    get = plan.get
+    for key, value in data.items():
+        entry = get(key)
+        if entry is None or value is None or (entry[4] and type(value) is str):
+            continue
+        try:
+            _check(entry, value, True, True)
+        except Invalid as error:
+            if entry[3]:
+                continue
+            error.path.append(key)
+            raise
+
+
+def materialise(cls: type[M], data: dict[str, Any]) -> M:
+    """Build the model for a dict that :func:`validate` accepted (embedded objects stay lazy)."""
+    plan = _PLANS.get(cls) or plan_of(cls)
+    get = plan.get
+    fields: dict[str, Any] = {}
+    extras: dict[str, Any] = {}
+    for key, value in data.items():
+        entry = get(key)
+        if entry is None:
+            extras[key] = value
+            continue
+        if entry[3] and value is not None and not (entry[4] and type(value) is str):
+            try:
+                _check(entry, value, True, True)
+            except Invalid:
+                extras[key] = value
+                continue
+        fields[entry[0]] = value
+    return _make(cls, fields, extras, True)
+
+
+def _dispatch(value: dict[str, Any], code: int, target: type[ASModel] | None) -> type[ASModel]:
+    if code == EMBED:
+        return target  # type: ignore[return-value]
+    name = value.get("type")
+    cls = TYPES.get(name) if type(name) is str else None
+    return cls if cls is not None else class_for(value, target)
+
+
+def _check(entry: Entry, value: Any, parsed: bool, lazy: bool) -> Any:
+    """Check (and for references, build unless ``lazy``) one non-trivial property value."""
     code = entry[1]
     kind = type(value)
     if code in (REF, EMBED):
@@ -223,21 +240,28 @@ def _check(entry: Entry, value: Any, parsed: bool) -> Any:
                 cls = TYPES.get(name) if type(name) is str else None
                 if cls is None:
                     cls = class_for(value, entry[2])
+            if lazy:
+                validate(cls, value)  # type: ignore[arg-type]
+                return value
             return build(cls, value, parsed)  # type: ignore[arg-type]
         if kind is list:
-            return _build_list(value, code, entry[2], parsed)
+            return _check_list(value, code, entry[2], parsed, lazy)
         if kind is str or isinstance(value, ASModel):
             return value
-        raise Invalid(_ref_message(value))
+        raise Invalid(ref_message(value))
     if code == DATETIME:
         if kind is not str:
-            return _datetime_value(value)
-        if _DATETIME(value) is None:
-            raise Invalid(f"must be an ISO 8601 date-time (got {value[:40]!r})")
+            if lazy:
+                raise Invalid(f"must be an ISO 8601 date-time string (got {json_kind(value)})")
+            return datetime_value(value)
+        try:
+            parse_datetime(value)
+        except ValueError:
+            raise Invalid(f"must be an ISO 8601 date-time (got {value[:40]!r})") from None
         return value
     if code == TEXT:
         if kind is dict:
-            _check_language_map(value)
+            check_language_map(value)
             return value
         raise Invalid(f"must be a string or a language map (got {json_kind(value)})")
     if code == STR:
@@ -249,201 +273,90 @@ def _check(entry: Entry, value: Any, parsed: bool) -> Any:
     return check_other(code, value)
 
 
-def _build_list(
-    values: list[Any], code: int, target: type[ASModel] | None, parsed: bool
+def _check_list(
+    values: list[Any], code: int, target: type[ASModel] | None, parsed: bool, lazy: bool
 ) -> list[Any]:
     for item in values:
         if type(item) is not str:
             break
     else:
-        return list(values)  # the usual list of IRIs
+        return values if lazy else list(values)  # the usual list of IRIs
     out: list[Any] = []
     for index, item in enumerate(values):
         kind = type(item)
-        if kind is str:
-            out.append(item)
-        elif kind is dict:
+        if kind is dict:
             try:
-                if code == EMBED:
-                    cls = target
+                cls = _dispatch(item, code, target)
+                if lazy:
+                    validate(cls, item)
                 else:
-                    name = item.get("type")
-                    cls = TYPES.get(name) if type(name) is str else None
-                    if cls is None:
-                        cls = class_for(item, target)
-                out.append(build(cls, item, parsed))  # type: ignore[arg-type]
+                    item = build(cls, item, parsed)
             except Invalid as error:
                 error.path.append(index)
                 raise
-        elif isinstance(item, ASModel):
-            out.append(item)
-        else:
-            raise Invalid(_ref_message(item), index)
-    return out
+        elif kind is not str and not isinstance(item, ASModel):
+            raise Invalid(ref_message(item), index)
+        out.append(item)
+    return values if lazy else out
 
 
-def _ref_message(value: Any) -> str:
-    return (
-        f"must be an IRI string, a Link or an Object, or a list of those (got {json_kind(value)})"
-    )
+def check_value(entry: Entry, value: Any) -> Any:
+    """Check one value for the property ``entry`` describes, building embedded objects."""
+    if type(value) is str and entry[4]:
+        return value
+    return _check(entry, value, False, False)
 
 
-def _check_language_map(value: dict[Any, Any]) -> None:
-    for tag, text in value.items():
-        if type(text) is not str:
-            raise Invalid(f"must be a string (got {json_kind(text)})", tag)
+class LazyRef:
+    """Class-level descriptor of a reference property: builds embedded models on access.
 
-
-def _datetime_value(value: Any) -> str:
-    if isinstance(value, datetime):
-        return format_datetime(value)
-    raise Invalid(f"must be an ISO 8601 date-time string (got {json_kind(value)})")
-
-
-def format_datetime(moment: datetime) -> str:
-    """Format a datetime as ActivityPub servers do: UTC, second precision, ``Z``.
-
-    A naive datetime is taken to be in UTC.
+    :func:`build` with ``lazy=True`` leaves validated embedded objects as dicts; the first
+    read of the property turns them (or the dicts in its list) into models and stores those.
     """
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
+    __slots__ = ("code", "name", "target")
 
-def check_other(code: int, value: Any) -> Any:
-    """Check a value of one of the less frequent kinds; returns it unchanged."""
-    kind = type(value)
-    if code == LANGMAP:
-        if kind is not dict:
-            raise Invalid(f"must be a language map object (got {json_kind(value)})")
-        _check_language_map(value)
-    elif code == TYPE:
-        if kind is str:
-            if not value:
-                raise Invalid("must not be empty")
+    def __init__(self, name: str, code: int, target: type[ASModel] | None) -> None:
+        self.name = name
+        self.code = code
+        self.target = target
+
+    def __get__(self, obj: ASModel | None, owner: type | None = None) -> Any:
+        if obj is None:
+            raise AttributeError(self.name)
+        fields = obj.__dict__
+        value: Any = fields.get(self.name)
+        kind = type(value)
+        if kind is dict:
+            value = fields[self.name] = materialise(_dispatch(value, self.code, self.target), value)
         elif kind is list:
-            for index, item in enumerate(value):
-                if type(item) is not str or not item:
-                    raise Invalid(f"must be a non-empty string (got {json_kind(item)})", index)
-        else:
-            raise Invalid(f"must be a non-empty string or list of strings (got {json_kind(value)})")
-    elif code == INT:
-        if kind is not int:
-            raise Invalid(f"must be an integer (got {json_kind(value)})")
-    elif code == NUMBER:
-        if kind is str:
-            try:
-                float(value)
-            except ValueError:
-                raise Invalid(f"must be a number (got {value[:40]!r})") from None
-        elif kind is not int and kind is not float:
-            raise Invalid(f"must be a number (got {json_kind(value)})")
-    elif code == STRS:
-        if kind is list:
-            for index, item in enumerate(value):
-                if type(item) is not str:
-                    raise Invalid(f"must be a string (got {json_kind(item)})", index)
-        elif kind is not str:
-            raise Invalid(f"must be a string or a list of strings (got {json_kind(value)})")
-    elif code == CONTEXT:
-        check_context(value)
-    return value
+            for item in value:
+                if type(item) is dict:
+                    break
+            else:
+                return value
+            value = fields[self.name] = [
+                materialise(_dispatch(item, self.code, self.target), item)
+                if type(item) is dict
+                else item
+                for item in value
+            ]
+        return value
 
+    def __set__(self, obj: ASModel, value: Any) -> None:
+        obj.__setattr__(self.name, value)
 
-def check_context(value: Any) -> None:
-    """Check the shape of an ``@context``; raise :class:`Redefined` if it redefines AS terms."""
-    from activitypub_kit.models.jsonld import context_redefines_as
-
-    items = value if type(value) is list else (value,)
-    for index, item in enumerate(items):
-        if type(item) is not str and type(item) is not dict:
-            where = (index,) if type(value) is list else ()
-            raise Invalid(
-                "must be a context URL, a context object or a list of those"
-                f" (got {json_kind(item)})",
-                *where,
-            )
-    if context_redefines_as(value):
-        raise Redefined
-
-
-# --- entry points used by ASModel ----------------------------------------------------------
-
-
-def validate_as(cls: type[M], data: Any) -> M:
-    """``cls.model_validate``: dispatch on ``type`` within ``cls``'s subclasses, then build."""
-    from activitypub_kit.errors import ValidationError
-
-    if isinstance(data, cls):
-        return data
-    if not isinstance(data, dict):
-        raise ValidationError(f"expected a JSON object for {cls.__name__}, got {json_kind(data)}")
-    try:
-        chosen = class_for(data, cls)
-        if not issubclass(chosen, cls):
-            chosen = cls
-        return build(chosen, data)
-    except Invalid as error:
-        raise ValidationError(error.message, path=error.dotted()) from None
-    except Redefined:
-        raise ValidationError(
-            "redefines ActivityStreams terms; read the document with parse() to normalise it",
-            path="@context",
-        ) from None
-
-
-def construct(obj: ASModel, data: dict[str, Any]) -> None:
-    """``ASModel.__init__``: keyword arguments (field or JSON names) through the walk."""
-    from activitypub_kit.errors import ValidationError
-
-    cls = type(obj)
-    if "type" not in data and cls.type_names:
-        data = {"type": cls.type_names[0], **data}
-    plan_of(cls)
-    aliases = _ALIASES[cls]
-    renamed = {aliases.get(key, key): value for key, value in data.items()}
-    try:
-        built = build(cls, renamed, parsed=False)
-    except Invalid as error:
-        raise ValidationError(error.message, path=error.dotted()) from None
-    except Redefined:
-        raise ValidationError(
-            "redefines ActivityStreams terms; read the document with parse() to normalise it",
-            path="@context",
-        ) from None
-    _set(obj, "__dict__", built.__dict__)
-    _set(obj, "__pydantic_fields_set__", built.__pydantic_fields_set__)
-    _set(obj, "__pydantic_extra__", built.__pydantic_extra__)
-    _set(obj, "__pydantic_private__", {"_parsed": False})
-
-
-def assign(obj: ASModel, name: str, value: Any) -> None:
-    """Attribute assignment to a declared property: check it like the walk does."""
-    from activitypub_kit.errors import ValidationError
-
-    cls = type(obj)
-    plan_of(cls)
-    alias = _ALIASES[cls][name]
-    try:
-        built = build(cls, {alias: value}, parsed=False)
-    except Invalid as error:
-        raise ValidationError(error.message, path=error.dotted()) from None
-    except Redefined:
-        raise ValidationError("redefines ActivityStreams terms", path="@context") from None
-    obj.__dict__[name] = built.__dict__[name]
-    obj.__pydantic_fields_set__.add(name)
+    def __delete__(self, obj: ASModel) -> None:
+        obj.__delattr__(self.name)
 
 
 __all__ = [
-    "Invalid",
-    "Redefined",
     "build",
     "class_for",
     "generic_class",
     "plan_of",
-    "validate_as",
-    "construct",
-    "assign",
-    "format_datetime",
-    "json_kind",
+    "validate",
+    "materialise",
+    "check_value",
+    "LazyRef",
 ]

@@ -155,19 +155,27 @@ TOLERATED_REDEFINITIONS = frozenset(
 )
 
 
-@cache
+_GUARDED: dict[str, str] = {}
+
+
 def _guarded_terms() -> dict[str, str]:
-    return {t: iri for t, iri in as_terms().items() if t not in TOLERATED_REDEFINITIONS}
+    if not _GUARDED:
+        _GUARDED.update(
+            (t, iri) for t, iri in as_terms().items() if t not in TOLERATED_REDEFINITIONS
+        )
+    return _GUARDED
 
 
 def _inline_redefines(context: dict[str, Any]) -> bool:
-    vocab = context.get("@vocab", "_:")
-    if vocab not in _HARMLESS_VOCAB or "@import" in context:
+    if "@vocab" in context and context["@vocab"] not in _HARMLESS_VOCAB:
         return True
-    terms = _guarded_terms()
-    return any(
-        _iri(context[term], context) != terms[term] for term in terms.keys() & context.keys()
-    )
+    if "@import" in context:
+        return True
+    terms = _GUARDED or _guarded_terms()
+    if terms.keys().isdisjoint(context):
+        return False
+    shared = terms.keys() & context.keys()
+    return any(_iri(context[term], context) != terms[term] for term in shared)
 
 
 _URL_VERDICTS: dict[str, bool] = {}
@@ -196,12 +204,19 @@ def context_redefines_as(context: Any) -> bool:
     bundled are assumed harmless (see the module docstring), and so are redefinitions of the
     geographic terms in :data:`TOLERATED_REDEFINITIONS`.
     """
-    if isinstance(context, str):
-        return _url_redefines(context)
-    if isinstance(context, dict):
+    kind = type(context)
+    if kind is str:
+        return _URL_VERDICTS.get(context) or _url_redefines(context)
+    if kind is list:
+        for item in context:
+            if type(item) is str:
+                if _URL_VERDICTS.get(item) or _url_redefines(item):
+                    return True
+            elif type(item) is dict and _inline_redefines(item):
+                return True
+        return False
+    if kind is dict:
         return _inline_redefines(context)
-    if isinstance(context, list):
-        return any(context_redefines_as(item) for item in context)
     return False
 
 

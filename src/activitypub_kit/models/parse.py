@@ -8,7 +8,8 @@ from pydantic_core import from_json
 
 from activitypub_kit.errors import ValidationError
 from activitypub_kit.models._base import ASModel
-from activitypub_kit.models._walk import Invalid, Redefined, build, class_for, json_kind
+from activitypub_kit.models._checks import Invalid, Redefined, json_kind
+from activitypub_kit.models._walk import build, class_for
 from activitypub_kit.models.jsonld import normalise
 
 
@@ -62,7 +63,7 @@ def _read(document: dict[str, Any], require_type: bool) -> ASModel:
     if require_type and "type" not in document:
         raise ValidationError("required property is missing", path="type")
     try:
-        return build(class_for(document, None), document)
+        return build(class_for(document, None), document, lazy=True)
     except Invalid as error:
         raise ValidationError(error.message, path=error.dotted()) from None
     except RecursionError:
