@@ -131,6 +131,18 @@ def test_gotosocial_pleroma_peertube(corpus):
 
 
 @pytest.mark.corpus
+def test_gotosocial_moved_actor_and_outbox_page(corpus):
+    actor = load(corpus, "gotosocial__Person__gts-TestAccountToASAliasedAndMoved.json")
+    assert isinstance(actor, Person)
+    assert actor.moved_to is not None
+    assert actor.also_known_as is not None
+    page = load(corpus, "gotosocial__OrderedCollectionPage__gts-TestGetOutboxFirstPage.json")
+    assert type(page).__name__ == "OrderedCollectionPage"
+    assert isinstance(page, Collection)
+    assert all(isinstance(item, (str, Create)) for item in page.ordered_items or [])
+
+
+@pytest.mark.corpus
 def test_lenient_extension_value_is_kept_as_extra(corpus):
     actor = load(corpus, "mastodon__Person__rebased-tesla_mock_admin-mastdon.example.org.json")
     assert actor.discoverable is None  # "true" (a string) is not a boolean

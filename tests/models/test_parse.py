@@ -228,3 +228,34 @@ def test_nested_redefining_context_is_compacted():
     model = parse(doc)
     assert model.object.attributed_to is None
     assert model.object.summary == "https://victim.example/users/alice"
+
+
+def test_jsonld_keywords_as_properties_take_the_slow_path():
+    model = parse({"@context": AS_CONTEXT, "@id": "https://a.example/n/1", "@type": "Note"})
+    assert isinstance(model, Note)
+    assert model.id == "https://a.example/n/1"
+    nested = parse({"type": "Announce", "object": {"@type": "Note", "content": "x"}})
+    assert isinstance(nested.object, Note)
+
+
+def test_type_next_to_at_type_exposes_both_types():
+    # JSON-LD reads both as @type: after compaction the JSON view says so too.
+    model = parse({"@context": AS_CONTEXT, "type": "Create", "@type": "Delete"})
+    assert sorted(model.type) == ["Create", "Delete"]
+
+
+def test_fast_path_never_imports_pyld():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, activitypub_kit.models as m;"
+        'm.parse(b\'{"@context": ["https://www.w3.org/ns/activitystreams",'
+        ' {"toot": "http://joinmastodon.org/ns#"}], "type": "Create",'
+        ' "object": {"type": "Note", "tag": [{"type": "Hashtag"}]}}\').object.tag;'
+        "print('pyld' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

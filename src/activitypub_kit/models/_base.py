@@ -28,6 +28,7 @@ NUMBER = 9  # integer or float
 TYPE = 10  # non-empty string or list of non-empty strings
 CONTEXT = 11  # JSON-LD @context
 STRS = 12  # string or list of strings
+KEYWORD = 13  # a JSON-LD keyword used as a property (@id, @type, @graph...): needs compaction
 
 
 class Kind:

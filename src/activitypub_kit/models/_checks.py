@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from activitypub_kit.models._base import CONTEXT, INT, LANGMAP, NUMBER, STRS, TYPE
+from activitypub_kit.models._base import CONTEXT, INT, KEYWORD, LANGMAP, NUMBER, STRS, TYPE
 from activitypub_kit.models.jsonld import context_redefines_as
 
 #: Date-times are checked by the parser ``published_at`` uses: what validates, parses.
@@ -117,6 +117,8 @@ def check_other(code: int, value: Any) -> Any:
             raise Invalid(f"must be a string or a list of strings (got {json_kind(value)})")
     elif code == CONTEXT:
         check_context(value)
+    elif code == KEYWORD:
+        raise Redefined
     return value
 
 

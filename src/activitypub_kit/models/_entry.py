@@ -21,7 +21,10 @@ from activitypub_kit.models._walk import (
 
 M = TypeVar("M", bound=ASModel)
 
-_REDEFINED = "redefines ActivityStreams terms; read the document with parse() to normalise it"
+_REDEFINED = (
+    "redefines ActivityStreams terms or uses JSON-LD keywords as properties;"
+    " read the document with parse() to normalise it"
+)
 
 
 def validate_as(cls: type[M], data: Any) -> M:
@@ -38,7 +41,7 @@ def validate_as(cls: type[M], data: Any) -> M:
     except Invalid as error:
         raise ValidationError(error.message, path=error.dotted()) from None
     except Redefined:
-        raise ValidationError(_REDEFINED, path="@context") from None
+        raise ValidationError(_REDEFINED) from None
 
 
 def construct(obj: ASModel, data: dict[str, Any]) -> None:
@@ -54,7 +57,7 @@ def construct(obj: ASModel, data: dict[str, Any]) -> None:
     except Invalid as error:
         raise ValidationError(error.message, path=error.dotted()) from None
     except Redefined:
-        raise ValidationError(_REDEFINED, path="@context") from None
+        raise ValidationError(_REDEFINED) from None
     _SET_DICT(obj, built.__dict__)
     _SET_FIELDS_SET(obj, built.__pydantic_fields_set__)
     _SET_EXTRA(obj, built.__pydantic_extra__)
@@ -73,7 +76,7 @@ def assign(obj: ASModel, name: str, value: Any) -> None:
             error.path.append(alias)
             raise ValidationError(error.message, path=error.dotted()) from None
         except Redefined:
-            raise ValidationError(_REDEFINED, path="@context") from None
+            raise ValidationError(_REDEFINED) from None
     obj.__dict__[name] = value
     obj.__pydantic_fields_set__.add(name)
 

@@ -21,6 +21,7 @@ from activitypub_kit.models._base import (
     CLASSES,
     DATETIME,
     EMBED,
+    KEYWORD,
     REF,
     STR,
     STRS,
@@ -56,6 +57,24 @@ _PLANS: dict[type[ASModel], dict[str, Entry]] = {}
 _ALIASES: dict[type[ASModel], dict[str, str]] = {}
 
 
+#: JSON-LD keywords that, used as a property of an object, make its JSON and JSON-LD readings
+#: differ (``@type`` next to ``type``, ``@graph`` wrappers...): such documents are compacted.
+JSONLD_KEYWORDS = (
+    "@id",
+    "@type",
+    "@graph",
+    "@reverse",
+    "@included",
+    "@value",
+    "@list",
+    "@set",
+    "@index",
+    "@nest",
+    "@language",
+    "@direction",
+    "@json",
+)
+
 #: Kinds for which every string value is valid as it is (an empty ``type`` string is
 #: refused by :func:`class_for` when the object is dispatched).
 _ANY_STRING = frozenset({_base.ANY, REF, EMBED, STR, TEXT, STRS, TYPE})
@@ -76,6 +95,8 @@ def plan_of(cls: type[ASModel]) -> dict[str, Entry]:
             aliases[alias] = alias
             if kind.code in (REF, EMBED) and not isinstance(cls.__dict__.get(name), LazyRef):
                 type.__setattr__(cls, name, LazyRef(name, kind.code, target))
+        for keyword in JSONLD_KEYWORDS:
+            plan[keyword] = (keyword, KEYWORD, None, False, False)
         _PLANS[cls] = plan
         _ALIASES[cls] = aliases
     return plan

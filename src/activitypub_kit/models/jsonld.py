@@ -336,14 +336,18 @@ def default_context(document: dict[str, Any]) -> str | list[Any]:
 def normalise(document: dict[str, Any]) -> dict[str, Any]:
     """Compact ``document`` against :data:`CANONICAL_CONTEXT` with the offline loader.
 
-    Used for documents whose ``@context`` redefines ActivityStreams terms: afterwards every
-    key means what ActivityStreams (and the extensions) say it means.
+    Used for documents whose ``@context`` redefines ActivityStreams terms or that use JSON-LD
+    keywords as properties: afterwards every key means what ActivityStreams (and the
+    extensions) say it means.  A document without ``@context`` is read with the
+    ActivityStreams context, as on the fast path.
 
     :raises JsonLdError: when the document cannot be processed offline (an unknown remote
         context, invalid JSON-LD).
     """
     from pyld import jsonld as pyld
 
+    if "@context" not in document:
+        document = {"@context": AS_CONTEXT, **document}
     try:
         compacted: dict[str, Any] = pyld.compact(
             document, CANONICAL_CONTEXT, {"documentLoader": document_loader}
