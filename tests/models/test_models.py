@@ -297,3 +297,20 @@ def test_embedded_objects_are_built_on_access_with_the_same_rules():
     assert note.extra == {"sensitive": "yes"}
     assert [type(t).__name__ for t in note.tag] == ["Mention", "str"]
     assert create.to_json()["object"]["sensitive"] == "yes"
+
+
+def test_copies_and_pickles_keep_the_document():
+    import copy
+    import pickle
+
+    model = parse({"type": "Create", "object": {"type": "Note", "content": "x"}, "x:y": 1})
+    for clone in (
+        pickle.loads(pickle.dumps(model)),  # noqa: S301 - our own bytes
+        copy.deepcopy(model),
+        model.model_copy(deep=True),
+    ):
+        assert clone.to_json() == model.to_json()
+        assert isinstance(clone.object, Note)
+    updated = model.model_copy(update={"summary": "cw"})
+    assert updated.to_json()["summary"] == "cw"
+    assert "summary" not in model.to_json()
