@@ -305,7 +305,7 @@ def test_copies_and_pickles_keep_the_document():
 
     model = parse({"type": "Create", "object": {"type": "Note", "content": "x"}, "x:y": 1})
     for clone in (
-        pickle.loads(pickle.dumps(model)),  # noqa: S301 - our own bytes
+        pickle.loads(pickle.dumps(model)),
         copy.deepcopy(model),
         model.model_copy(deep=True),
     ):
