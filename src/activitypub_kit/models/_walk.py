@@ -205,14 +205,36 @@ def validate(cls: type[ASModel], data: dict[str, Any]) -> None:
     A lenient property of the wrong shape is not an error here (:func:`materialise` moves it
     to the extras).
     """
-    plan = _PLANS.get(cls) or plan_of(cls)
-    get = plan.get
+    get = (_PLANS.get(cls) or plan_of(cls)).get
     for key, value in data.items():
         entry = get(key)
-        if entry is None or value is None or (entry[4] and type(value) is str):
+        if entry is None or value is None:
+            continue
+        kind = type(value)
+        if kind is str and entry[4]:
             continue
         try:
-            _check(entry, value, True, True)
+            if kind is dict and entry[1] == REF:  # the common embedded object, inlined
+                name = value.get("type")
+                sub = TYPES.get(name) if type(name) is str else None
+                validate(sub or class_for(value, entry[2]), value)
+            elif kind is list and entry[1] == REF:  # the common list of references, inlined
+                for index, item in enumerate(value):
+                    if type(item) is str:
+                        continue
+                    if type(item) is not dict:
+                        if isinstance(item, ASModel):
+                            continue
+                        raise Invalid(ref_message(item), index)
+                    try:
+                        name = item.get("type")
+                        sub = TYPES.get(name) if type(name) is str else None
+                        validate(sub or class_for(item, entry[2]), item)
+                    except Invalid as error:
+                        error.path.append(index)
+                        raise
+            else:
+                _check(entry, value, True, True)
         except Invalid as error:
             if entry[3]:
                 continue
