@@ -1,9 +1,17 @@
-"""Offline JSON-LD: bundled well-known contexts and a document loader that never fetches.
+"""Offline JSON-LD: bundled contexts, a loader that never fetches, and the AS fast path.
 
 pyld is only used on the slow paths (documents that redefine ActivityStreams terms, Linked
 Data Signatures); ordinary documents never reach it.  Every context URL pyld asks for is
 answered from the files bundled in ``models/contexts/``.  An unknown remote context raises
 :class:`~activitypub_kit.errors.JsonLdError`: activitypub_kit never goes to the network for it.
+
+:func:`context_redefines_as` decides, cheaply, whether a document's ``@context`` changes what
+an ActivityStreams term means (an inline ``"actor": "as:summary"``, a ``@vocab`` change, a
+bundled context such as schema.org that maps ``name`` elsewhere).  Such a document is
+:func:`normalise`-d by compaction before any of it is trusted.  A context URL that is not
+bundled (Pleroma's per-instance ``litepub-0.1.jsonld``, say) is assumed not to redefine
+ActivityStreams terms: the document is read as plain JSON, as Mastodon reads it; only a
+document that must be compacted refuses an unknown context.
 """
 
 from __future__ import annotations
@@ -82,6 +90,279 @@ def document_loader(url: str, options: dict[str, Any] | None = None) -> dict[str
     }
 
 
+# --- does a context redefine ActivityStreams terms? ----------------------------------
+
+#: The ActivityStreams namespace.
+AS_NS = "https://www.w3.org/ns/activitystreams#"
+#: ``@vocab`` values that leave ActivityStreams terms alone.
+_HARMLESS_VOCAB = frozenset({"_:", AS_NS})
+
+
+@cache
+def _as_definitions() -> dict[str, Any]:
+    context: dict[str, Any] = load_context(AS_CONTEXT)["@context"]
+    return context
+
+
+@cache
+def as_terms() -> dict[str, str]:
+    """Every term of the ActivityStreams context and the IRI (or keyword) it stands for."""
+    context = _as_definitions()
+    terms: dict[str, str] = {}
+    for term, definition in context.items():
+        if not term.startswith("@"):
+            iri = _iri(definition, context)
+            if iri is not None:
+                terms[term] = iri
+    return terms
+
+
+def _expand(value: str, local: dict[str, Any], depth: int = 0) -> str:
+    if value.startswith("@") or depth > 8:
+        return value
+    prefix, colon, rest = value.partition(":")
+    if colon and not rest.startswith("//"):
+        base = local.get(prefix)
+        if base is None:
+            base = _as_definitions().get(prefix)
+        if isinstance(base, dict):
+            base = base.get("@id")
+        if isinstance(base, str) and base != value:
+            return _expand(base, local, depth + 1) + rest
+    return value
+
+
+def _iri(definition: Any, local: dict[str, Any]) -> str | None:
+    """The IRI a term definition maps to, or None when it is not a plain mapping."""
+    if isinstance(definition, str):
+        return _expand(definition, local)
+    if (
+        isinstance(definition, dict)
+        and "@reverse" not in definition
+        and "@context" not in definition
+    ):
+        iri = definition.get("@id")
+        if isinstance(iri, str):
+            return _expand(iri, local)
+    return None
+
+
+#: ActivityStreams terms whose redefinition is tolerated on the fast path: nothing in
+#: activitypub_kit relies on them for identity, authority, addressing or routing, and
+#: Mobilizon maps ``location``/``Place`` to schema.org in every document it sends.
+TOLERATED_REDEFINITIONS = frozenset(
+    {"location", "Place", "latitude", "longitude", "altitude", "accuracy", "radius", "units"}
+)
+
+
+_GUARDED: dict[str, str] = {}
+
+
+def _guarded_terms() -> dict[str, str]:
+    if not _GUARDED:
+        _GUARDED.update(
+            (t, iri) for t, iri in as_terms().items() if t not in TOLERATED_REDEFINITIONS
+        )
+    return _GUARDED
+
+
+def _inline_redefines(context: dict[str, Any]) -> bool:
+    if "@vocab" in context and context["@vocab"] not in _HARMLESS_VOCAB:
+        return True
+    if "@import" in context:
+        return True
+    terms = _GUARDED or _guarded_terms()
+    if terms.keys().isdisjoint(context):
+        return False
+    shared = terms.keys() & context.keys()
+    return any(_iri(context[term], context) != terms[term] for term in shared)
+
+
+_URL_VERDICTS: dict[str, bool] = {}
+
+
+def _url_redefines(url: str) -> bool:
+    verdict = _URL_VERDICTS.get(url)
+    if verdict is None:
+        canonical = canonical_context_url(url)
+        if canonical == AS_CONTEXT:
+            verdict = False
+        elif canonical in _index():
+            verdict = context_redefines_as(load_context(canonical)["@context"])
+        else:
+            return False  # not bundled: assumed harmless, and not cached (unbounded input)
+        _URL_VERDICTS[url] = verdict
+    return verdict
+
+
+def context_redefines_as(context: Any) -> bool:
+    """True when ``context`` changes the meaning of an ActivityStreams term.
+
+    That is: a term of the ActivityStreams context mapped to another IRI (or to ``null``, a
+    reverse property, a scoped context), a ``@vocab`` other than the ActivityStreams one, an
+    ``@import``, or a bundled context that does one of these.  Context URLs that are not
+    bundled are assumed harmless (see the module docstring), and so are redefinitions of the
+    geographic terms in :data:`TOLERATED_REDEFINITIONS`.
+    """
+    kind = type(context)
+    if kind is str:
+        return _URL_VERDICTS.get(context) or _url_redefines(context)
+    if kind is list:
+        for item in context:
+            if type(item) is str:
+                if _URL_VERDICTS.get(item) or _url_redefines(item):
+                    return True
+            elif type(item) is dict and _inline_redefines(item):
+                return True
+        return False
+    if kind is dict:
+        return _inline_redefines(context)
+    return False
+
+
+# --- the extension terms we know, the canonical context, the default context --------------
+
+#: Term definitions of the extensions activitypub_kit models (Mastodon, Misskey, Fedibird,
+#: FEP-044f quotes, GoToSocial, Lemmy, Pleroma/LitePub, PeerTube), as those projects publish them.
+EXTENSION_TERMS: dict[str, Any] = {
+    "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+    "sensitive": "as:sensitive",
+    "Hashtag": "as:Hashtag",
+    "movedTo": {"@id": "as:movedTo", "@type": "@id"},
+    "quoteUrl": "as:quoteUrl",
+    "toot": "http://joinmastodon.org/ns#",
+    "Emoji": "toot:Emoji",
+    "featured": {"@id": "toot:featured", "@type": "@id"},
+    "featuredTags": {"@id": "toot:featuredTags", "@type": "@id"},
+    "discoverable": "toot:discoverable",
+    "indexable": "toot:indexable",
+    "memorial": "toot:memorial",
+    "suspended": "toot:suspended",
+    "votersCount": "toot:votersCount",
+    "blurhash": "toot:blurhash",
+    "focalPoint": {"@container": "@list", "@id": "toot:focalPoint"},
+    "attributionDomains": {"@id": "toot:attributionDomains", "@type": "@id"},
+    "schema": "http://schema.org#",
+    "PropertyValue": "schema:PropertyValue",
+    "value": "schema:value",
+    "misskey": "https://misskey-hub.net/ns#",
+    "_misskey_quote": "misskey:_misskey_quote",
+    "fedibird": "http://fedibird.com/ns#",
+    "quoteUri": "fedibird:quoteUri",
+    "quote": {"@id": "https://w3id.org/fep/044f#quote", "@type": "@id"},
+    "quoteAuthorization": {"@id": "https://w3id.org/fep/044f#quoteAuthorization", "@type": "@id"},
+    "QuoteRequest": "https://w3id.org/fep/044f#QuoteRequest",
+    "QuoteAuthorization": "https://w3id.org/fep/044f#QuoteAuthorization",
+    "gts": "https://gotosocial.org/ns#",
+    "interactingObject": {"@id": "gts:interactingObject", "@type": "@id"},
+    "interactionTarget": {"@id": "gts:interactionTarget", "@type": "@id"},
+    "lemmy": "https://join-lemmy.org/ns#",
+    "moderators": {"@id": "lemmy:moderators", "@type": "@id"},
+    "postingRestrictedToMods": "lemmy:postingRestrictedToMods",
+    "stickied": "lemmy:stickied",
+    "litepub": "http://litepub.social/ns#",
+    "ChatMessage": "litepub:ChatMessage",
+    "EmojiReact": "litepub:EmojiReact",
+    "pt": "https://joinpeertube.org/ns#",
+    "commentsEnabled": "pt:commentsEnabled",
+}
+_PREFIXES = frozenset(
+    k for k, v in EXTENSION_TERMS.items() if isinstance(v, str) and v.endswith(("#", "/"))
+)
+
+#: Terms that pull in a standard context when an object built in Python uses them.
+_CONTEXT_FOR_TERM = {
+    **dict.fromkeys(
+        ("publicKey", "publicKeyPem", "owner", "signature", "signatureValue", "creator"),
+        SECURITY_V1_CONTEXT,
+    ),
+    **dict.fromkeys(
+        ("proof", "DataIntegrityProof", "cryptosuite", "proofValue", "proofPurpose"),
+        DATA_INTEGRITY_V1_CONTEXT,
+    ),
+    **dict.fromkeys(("assertionMethod",), "https://www.w3.org/ns/did/v1"),
+    **dict.fromkeys(("Multikey", "publicKeyMultibase"), MULTIKEY_V1_CONTEXT),
+}
+_CONTEXT_ORDER = (
+    SECURITY_V1_CONTEXT,
+    DATA_INTEGRITY_V1_CONTEXT,
+    "https://www.w3.org/ns/did/v1",
+    MULTIKEY_V1_CONTEXT,
+)
+
+#: What :func:`normalise` compacts against: ActivityStreams, security v1 and every extension term.
+CANONICAL_CONTEXT: list[Any] = [AS_CONTEXT, SECURITY_V1_CONTEXT, EXTENSION_TERMS]
+
+
+def _names_used(value: Any, names: set[str]) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            names.add(key)
+            if key == "type":
+                names.update(
+                    t for t in (item if isinstance(item, list) else [item]) if isinstance(t, str)
+                )
+            elif key != "@context":
+                _names_used(item, names)
+    elif isinstance(value, list):
+        for item in value:
+            _names_used(item, names)
+
+
+def default_context(document: dict[str, Any]) -> str | list[Any]:
+    """The ``@context`` for a document built in Python: what its terms need, nothing more.
+
+    Always ActivityStreams; then security v1 / data-integrity v1 / DID v1 / Multikey v1 when
+    one of their terms is used; then one object defining the extension terms used (with
+    their prefixes).  A document that needs only ActivityStreams gets the bare URL string.
+    """
+    names: set[str] = set()
+    _names_used(document, names)
+    standard = {_CONTEXT_FOR_TERM[name] for name in names & _CONTEXT_FOR_TERM.keys()}
+    extension: dict[str, Any] = {}
+    for name in sorted(names & EXTENSION_TERMS.keys()):
+        definition = EXTENSION_TERMS[name]
+        iri = definition if isinstance(definition, str) else definition.get("@id", "")
+        prefix = iri.partition(":")[0]
+        if prefix in _PREFIXES:
+            extension[prefix] = EXTENSION_TERMS[prefix]
+        extension[name] = definition
+    context: list[Any] = [AS_CONTEXT, *(url for url in _CONTEXT_ORDER if url in standard)]
+    if extension:
+        context.append(extension)
+    return context if len(context) > 1 else AS_CONTEXT
+
+
+def normalise(document: dict[str, Any]) -> dict[str, Any]:
+    """Compact ``document`` against :data:`CANONICAL_CONTEXT` with the offline loader.
+
+    Used for documents whose ``@context`` redefines ActivityStreams terms or that use JSON-LD
+    keywords as properties: afterwards every key means what ActivityStreams (and the
+    extensions) say it means.  A document without ``@context`` is read with the
+    ActivityStreams context, as on the fast path.
+
+    :raises JsonLdError: when the document cannot be processed offline (an unknown remote
+        context, invalid JSON-LD).
+    """
+    from pyld import jsonld as pyld
+
+    if "@context" not in document:
+        document = {"@context": AS_CONTEXT, **document}
+    try:
+        compacted: dict[str, Any] = pyld.compact(
+            document, CANONICAL_CONTEXT, {"documentLoader": document_loader}
+        )
+    except Exception as exc:  # pyld raises its own error type, wrapping ours
+        cause: BaseException | None = exc
+        while cause is not None:
+            if isinstance(cause, JsonLdError):
+                raise JsonLdError(f"cannot normalise the redefining @context: {cause}") from None
+            cause = getattr(cause, "cause", None) or cause.__cause__
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise JsonLdError(f"cannot normalise the redefining @context: {message}") from None
+    return compacted
+
+
 __all__ = [
     "AS_CONTEXT",
     "SECURITY_V1_CONTEXT",
@@ -91,4 +372,12 @@ __all__ = [
     "canonical_context_url",
     "load_context",
     "document_loader",
+    "AS_NS",
+    "as_terms",
+    "context_redefines_as",
+    "TOLERATED_REDEFINITIONS",
+    "EXTENSION_TERMS",
+    "CANONICAL_CONTEXT",
+    "default_context",
+    "normalise",
 ]
