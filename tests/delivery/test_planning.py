@@ -1,8 +1,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
+from activitypub_kit import PUBLIC_IRIS
 from activitypub_kit.delivery.planning import (
-    PUBLIC_IRIS,
     Recipient,
     SkipReason,
     inbox_host,

@@ -15,8 +15,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-#: The three spellings of the public collection; it is an audience, never an inbox.
-PUBLIC_IRIS = frozenset({"https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"})
+from activitypub_kit.models.helpers import PUBLIC_IRIS
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +171,6 @@ def strip_hidden_recipients(activity: Mapping[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
-    "PUBLIC_IRIS",
     "Recipient",
     "SkipReason",
     "InboxTarget",
