@@ -19,6 +19,11 @@ from activitypub_kit.signatures.actor_keys import (
     multikey_entry,
     public_key_entry,
 )
+from activitypub_kit.signatures.adapters import (
+    HttpxSigner,
+    request_from_asgi,
+    request_from_httpx,
+)
 from activitypub_kit.signatures.algorithms import RFC9421_ALGORITHMS, algorithm_for_key
 from activitypub_kit.signatures.cavage import (
     CavagePolicy,
@@ -36,6 +41,16 @@ from activitypub_kit.signatures.digest import (
     verify_content_digest,
     verify_legacy_digest,
 )
+from activitypub_kit.signatures.dispatch import (
+    ParsedSignature,
+    SignatureScheme,
+    VerifiedSignature,
+    detect_scheme,
+    parse_signature,
+    sign_request,
+    verify_signature,
+)
+from activitypub_kit.signatures.jcs import canonicalize
 from activitypub_kit.signatures.keys import (
     PrivateKey,
     PublicKey,
@@ -53,7 +68,21 @@ from activitypub_kit.signatures.keys import (
     public_key_to_multibase,
     public_key_to_pem,
 )
+from activitypub_kit.signatures.knock import DoubleKnock
+from activitypub_kit.signatures.ldsig import (
+    LdSignature,
+    compact,
+    parse_ld_signature,
+    sign_ld_signature,
+    verify_ld_signature,
+)
 from activitypub_kit.signatures.message import Headers, HttpRequest, HttpResponse
+from activitypub_kit.signatures.proofs import (
+    DataIntegrityProof,
+    create_proof,
+    parse_proof,
+    verify_proof,
+)
 from activitypub_kit.signatures.rfc9421 import (
     MessageSignature,
     Rfc9421Policy,
@@ -68,6 +97,19 @@ from activitypub_kit.signatures.rfc9421 import (
 )
 
 __all__ = [
+    # both schemes
+    "SignatureScheme",
+    "ParsedSignature",
+    "VerifiedSignature",
+    "detect_scheme",
+    "parse_signature",
+    "verify_signature",
+    "sign_request",
+    "DoubleKnock",
+    # adapters
+    "HttpxSigner",
+    "request_from_asgi",
+    "request_from_httpx",
     # messages
     "Headers",
     "HttpRequest",
@@ -122,4 +164,15 @@ __all__ = [
     "SignatureRequest",
     "parse_accept_signature",
     "accept_signature",
+    # object integrity proofs (FEP-8b32) and LD signatures
+    "canonicalize",
+    "DataIntegrityProof",
+    "create_proof",
+    "parse_proof",
+    "verify_proof",
+    "LdSignature",
+    "sign_ld_signature",
+    "parse_ld_signature",
+    "verify_ld_signature",
+    "compact",
 ]
