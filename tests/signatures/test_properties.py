@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 from typing import Any
 
@@ -156,3 +157,75 @@ def test_rfc9421_parser_only_raises_typed_errors(sig_input: str, signature: str)
     )
     with contextlib.suppress(SignatureError):
         parse_signature(request)
+
+
+# --- the hot-path shortcuts agree with the general code --------------------------------
+
+component_names = st.sampled_from(
+    ['"@method"', '"@target-uri"', '"@authority"', '"@path"', '"@query"', '"content-digest"',
+     '"date"', '"host"', '"x-a"', '"@status"', '"@request-target"', '"@scheme"']
+)  # fmt: skip
+param_values = st.one_of(
+    st.integers(min_value=-(10**15) + 1, max_value=10**15 - 1),
+    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=12),
+)
+
+
+@given(
+    st.sampled_from(["sig1", "a", "proxy_sig", "x*"]),
+    st.lists(component_names, max_size=6),
+    st.lists(st.tuples(st.sampled_from(["created", "keyid", "alg", "nonce", "tag", "zz"]),
+                       param_values), max_size=5),
+    st.binary(min_size=0, max_size=40),
+)  # fmt: skip
+def test_fast_signature_input_parse_matches_full_parser(
+    label: str, names: list[str], params: list[tuple[str, Any]], raw: bytes
+) -> None:
+    from activitypub_kit.signatures.rfc9421 import _parse_fast, _parse_full
+    from activitypub_kit.signatures.sfv import serialize_bare
+
+    text = f"{label}=({' '.join(names)})" + "".join(f";{k}={serialize_bare(v)}" for k, v in params)
+    sig = f"{label}=:{base64.b64encode(raw).decode()}:"
+    try:
+        full: Any = _parse_full(text, sig)
+    except MalformedSignatureError as exc:
+        full = type(exc)
+    fast = _parse_fast(text, sig)
+    if fast is not None:  # the shortcut may decline; when it answers, it answers the same
+        assert [fast] == full
+
+
+def test_fast_path_takes_the_common_shape() -> None:
+    from activitypub_kit.signatures.rfc9421 import _parse_fast
+
+    text = 'sig1=("@method" "@target-uri" "content-digest");created=1;keyid="https://a/k#m"'
+    assert _parse_fast(text, "sig1=:AAAA:") is not None
+    assert _parse_fast(text.replace("created=1", "created=01"), "sig1=:AAAA:") is None
+    assert _parse_fast(text + ';keyid="b"', "sig1=:AAAA:") is None
+
+
+@given(st.integers(min_value=-(2**35), max_value=2**37))
+def test_fast_http_date_matches_email_utils(timestamp: int) -> None:
+    from email.utils import formatdate, parsedate_to_datetime
+
+    from activitypub_kit.signatures import parse_http_date
+
+    text = formatdate(timestamp, usegmt=True)
+    if not text[12:16].isdigit() or int(text[12:16]) < 1:
+        return
+    assert parse_http_date(text) == timestamp
+    assert int(parsedate_to_datetime(text).timestamp()) == timestamp
+
+
+@given(st.sampled_from(["@method", "@target-uri", "@authority", "@scheme", "@request-target",
+                        "@path", "@query", "x-a", "host", "content-type"]),
+       st.lists(st.text(alphabet=" \tabc,;=", max_size=8), min_size=1, max_size=3))  # fmt: skip
+def test_fast_component_values_match_general_code(name: str, values: list[str]) -> None:
+    from activitypub_kit.signatures.components import component_value
+    from activitypub_kit.signatures.sfv import Item
+
+    headers = [("Host", "h.example"), ("Content-Type", "text/plain")] + [("X-A", v) for v in values]
+    request = HttpRequest("GET", "https://h.example:8443/p/a%20th?q=1&r", headers)
+    fast = component_value(request, Item(name))
+    # A parameter the general code ignores for plain fields forces the slow path.
+    assert fast == component_value(request, Item(name, {"req": False}))

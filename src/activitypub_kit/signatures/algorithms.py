@@ -49,17 +49,30 @@ RFC9421_ALGORITHMS = (
 )
 
 
-def key_kind(key: object) -> str:
-    """A short name of the key's type: ``rsa``, ``ed25519``, ``p256``, ``p384``, ``hmac``."""
+_KIND_BY_TYPE: dict[type, str] = {}
+
+
+def _compute_kind(key: object) -> str:
     if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
         return "rsa"
     if isinstance(key, ed25519.Ed25519PublicKey | ed25519.Ed25519PrivateKey):
         return "ed25519"
-    if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
-        return {"secp256r1": "p256", "secp384r1": "p384"}.get(key.curve.name, key.curve.name)
     if isinstance(key, bytes):
         return "hmac"
+    if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
+        return "ec"
     return type(key).__name__
+
+
+def key_kind(key: object) -> str:
+    """A short name of the key's type: ``rsa``, ``ed25519``, ``p256``, ``p384``, ``hmac``."""
+    kind = _KIND_BY_TYPE.get(type(key))
+    if kind is None:
+        kind = _KIND_BY_TYPE[type(key)] = _compute_kind(key)
+    if kind == "ec":
+        name: str = key.curve.name  # type: ignore[attr-defined]
+        return {"secp256r1": "p256", "secp384r1": "p384"}.get(name, name)
+    return kind
 
 
 _KIND_OF = {
@@ -160,6 +173,13 @@ def verify(algorithm: str, key: VerifyingKey, data: bytes, signature: bytes, wha
     :raises InvalidSignatureError: when it does not verify.
     """
     check_key(algorithm, key)
+    verify_checked(algorithm, key, data, signature, what)
+
+
+def verify_checked(
+    algorithm: str, key: VerifyingKey, data: bytes, signature: bytes, what: str
+) -> None:
+    """:func:`verify` for a key already passed through :func:`check_key`."""
     try:
         _VERIFIERS[algorithm](key, signature, data)
     except InvalidSignature:
@@ -177,4 +197,5 @@ __all__ = [
     "check_key",
     "sign",
     "verify",
+    "verify_checked",
 ]

@@ -25,6 +25,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from activitypub_kit.errors import (
     InvalidSignatureError,
@@ -42,12 +43,13 @@ from activitypub_kit.signatures.encoding import b64decode, b64encode
 from activitypub_kit.signatures.message import HttpRequest
 
 _PARAM = re.compile(r'[ \t]*([A-Za-z][A-Za-z0-9_-]*)[ \t]*=[ \t]*(?:"([^"]*)"|([^",\s]*))[ \t]*')
+_PARAM_SEQ = re.compile(f"(,?{_PARAM.pattern})")
 _CAVAGE_ALGORITHMS = ("rsa-sha256", "hs2019")
+_HS2019_BY_KIND = {"rsa": "rsa-sha256", "ed25519": "ed25519"}
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-@dataclass(frozen=True, slots=True)
-class CavageSignature:
+class CavageSignature(NamedTuple):
     """A parsed draft-cavage signature: what the caller needs to look up the key."""
 
     #: The ``keyId`` parameter: usually ``https://host/users/name#main-key``.
@@ -105,33 +107,34 @@ def parse_signature_params(value: str) -> dict[str, str]:
 
     :raises MalformedSignatureError: on a malformed list or a repeated parameter.
     """
-    params: dict[str, str] = {}
-    pos, end = 0, len(value)
-    while True:
-        match = _PARAM.match(value, pos)
-        if match is None:
-            raise MalformedSignatureError(f"Signature header is malformed at offset {pos}")
-        name = match.group(1)
-        if name in params:
-            raise MalformedSignatureError(f"Signature header repeats the parameter {name!r}")
-        quoted = match.group(2)
-        params[name] = quoted if quoted is not None else match.group(3)
-        pos = match.end()
-        if pos >= end:
-            return params
-        if value[pos] != ",":
-            raise MalformedSignatureError(f"Signature header is malformed at offset {pos}")
-        pos += 1
+    found = _PARAM_SEQ.findall(value)
+    # One regex pass: the matches must tile the whole value, separated by commas.
+    total = 0
+    for index, (whole, _, _, _) in enumerate(found):
+        if (whole[0] == ",") != (index > 0):
+            break
+        total += len(whole)
+    if total != len(value) or not found:
+        raise MalformedSignatureError(f"Signature header is malformed at offset {total}")
+    params = {name: quoted or bare for _, name, quoted, bare in found}
+    if len(params) != len(found):
+        seen: set[str] = set()
+        for _, name, _, _ in found:
+            if name in seen:
+                raise MalformedSignatureError(f"Signature header repeats the parameter {name!r}")
+            seen.add(name)
+    return params
 
 
 def _int_param(params: dict[str, str], name: str) -> int | None:
     raw = params.get(name)
     if raw is None:
         return None
-    try:
-        return int(raw.split(".", 1)[0]) if re.fullmatch(r"\d+(\.\d+)?", raw) else int("x")
-    except ValueError:
-        raise MalformedSignatureError(f"Signature {name} {raw!r} is not a Unix time") from None
+    if raw.isdigit():
+        return int(raw)
+    if re.fullmatch(r"\d+\.\d+", raw):
+        return int(raw.split(".", 1)[0])
+    raise MalformedSignatureError(f"Signature {name} {raw!r} is not a Unix time")
 
 
 def parse_cavage(request: HttpRequest) -> CavageSignature:
@@ -179,8 +182,15 @@ def signing_string(
     :raises MissingComponentError: when a covered header or parameter is absent.
     """
     lines = []
+    index = request.headers.index
     for name in headers:
-        if name == "(request-target)":
+        values = index.get(name)
+        if values is not None and name[0] != "(":
+            if len(values) == 1:
+                lines.append(f"{name}: {values[0].strip()}")
+            else:
+                lines.append(f"{name}: {', '.join(v.strip() for v in values)}")
+        elif name == "(request-target)":
             target = request.target if with_query else request.path
             lines.append(f"(request-target): {request.method.lower()} {target}")
         elif name == "(created)":
@@ -191,13 +201,10 @@ def signing_string(
             if expires is None:
                 raise MissingComponentError("(expires) is covered but no expires parameter")
             lines.append(f"(expires): {expires}")
+        elif name == "host":
+            lines.append(f"host: {request.authority}")
         else:
-            values = request.headers.get_all(name)
-            if not values:
-                if name != "host":
-                    raise MissingComponentError(f"covered header {name!r} is missing")
-                values = [request.authority]
-            lines.append(f"{name}: {', '.join(v.strip() for v in values)}")
+            raise MissingComponentError(f"covered header {name!r} is missing")
     return "\n".join(lines)
 
 
@@ -208,7 +215,7 @@ def _resolve_algorithm(declared: str | None, key: SigningKey | VerifyingKey) -> 
             f"draft-cavage algorithm {name!r} is not accepted (use rsa-sha256 or hs2019)"
         )
     if name == "hs2019":
-        return {"rsa": "rsa-sha256", "ed25519": "ed25519"}.get(key_kind(key), "hs2019")
+        return _HS2019_BY_KIND.get(key_kind(key), "hs2019")
     return name
 
 
@@ -234,8 +241,7 @@ def _check_coverage(sig: CavageSignature, request: HttpRequest, policy: CavagePo
         )
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedCavage:
+class VerifiedCavage(NamedTuple):
     """The result of a successful :func:`verify_cavage`."""
 
     key_id: str
@@ -259,50 +265,39 @@ def verify_cavage(
     algorithm = _resolve_algorithm(signature.algorithm, key)
     algorithms.check_key(algorithm, key)
     _check_coverage(signature, request, policy)
+    covered = signature.headers
     moment = time.time() if now is None else now
-    if "(created)" in signature.headers or "(expires)" in signature.headers:
-        if "(created)" in signature.headers and signature.created is None:
+    expires = signature.expires if "(expires)" in covered else None
+    if "(created)" in covered or expires is not None:
+        if "(created)" in covered and signature.created is None:
             raise MissingComponentError("(created) is covered but no created parameter")
-        policy.window.check(
-            created=signature.created,
-            expires=signature.expires if "(expires)" in signature.headers else None,
-            now=moment,
-            what="created",
-        )
-    if "date" in signature.headers:
+        policy.window.check(created=signature.created, expires=expires, now=moment, what="created")
+    if "date" in covered:
         date = request.headers.get("date")
         if date is None:
             raise MissingComponentError("covered header 'date' is missing")
         policy.window.check(
-            created=parse_http_date(date),
-            expires=signature.expires if "(expires)" in signature.headers else None,
-            now=moment,
-            what="Date header",
+            created=parse_http_date(date), expires=expires, now=moment, what="Date header"
         )
-    if "digest" in signature.headers:
+    if "digest" in covered:
         verify_legacy_digest(request.headers.get("digest"), request.body)
-    text = signing_string(
-        request, signature.headers, created=signature.created, expires=signature.expires
-    )
+    text = signing_string(request, covered, created=signature.created, expires=signature.expires)
     try:
         _verify_bytes(algorithm, signature, key, text.encode())
     except InvalidSignatureError:
         if not (policy.allow_request_target_without_query and request.query):
             raise
         text = signing_string(
-            request,
-            signature.headers,
-            created=signature.created,
-            expires=signature.expires,
+            request, covered, created=signature.created, expires=signature.expires,
             with_query=False,
-        )
+        )  # fmt: skip
         _verify_bytes(algorithm, signature, key, text.encode())
-    return VerifiedCavage(signature.key_id, algorithm, signature.headers)
+    return VerifiedCavage(signature.key_id, algorithm, covered)
 
 
 def _verify_bytes(algorithm: str, sig: CavageSignature, key: VerifyingKey, data: bytes) -> None:
     try:
-        algorithms.verify(algorithm, key, data, sig.signature, "draft-cavage signature")
+        algorithms.verify_checked(algorithm, key, data, sig.signature, "draft-cavage signature")
     except InvalidSignatureError:
         # hs2019 with an RSA key: some signers use RSASSA-PSS/SHA-512 as the draft suggests.
         if sig.algorithm in (None, "hs2019") and algorithm == "rsa-sha256":

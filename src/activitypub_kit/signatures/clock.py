@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import time
 from dataclasses import dataclass
+from datetime import date
 from email.utils import formatdate, parsedate_tz
 
 from activitypub_kit.errors import ClockSkewError, MalformedSignatureError
@@ -22,22 +23,24 @@ def http_date(timestamp: float | None = None) -> str:
     return formatdate(time.time() if timestamp is None else timestamp, usegmt=True)
 
 
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
 def parse_http_date(value: str) -> int:
     """Parse an HTTP date (IMF-fixdate, or the obsolete RFC 850 / asctime forms) to seconds.
 
     :raises MalformedSignatureError: when ``value`` is not an HTTP date.
     """
     # Fast path: "Sun, 06 Nov 1994 08:49:37 GMT" (29 characters).
-    if len(value) == 29 and value[3:5] == ", " and value[25:] == " GMT":
+    if len(value) == 29 and value[25:] == " GMT" and value[3:5] == ", ":
         month = _MONTHS.get(value[8:11])
-        try:
-            if month is not None:
-                return calendar.timegm(
-                    (int(value[12:16]), month, int(value[5:7]),
-                     int(value[17:19]), int(value[20:22]), int(value[23:25]), 0, 0, 0)
-                )  # fmt: skip
-        except ValueError:
-            pass
+        if month is not None:
+            try:
+                hour, minute, second = value[17:25].split(":")
+                day = date(int(value[12:16]), month, int(value[5:7])).toordinal() - _EPOCH_ORDINAL
+                return day * 86400 + int(hour) * 3600 + int(minute) * 60 + int(second)
+            except ValueError:
+                pass
     parsed = parsedate_tz(value)
     if parsed is None:
         raise MalformedSignatureError(f"Date {value!r} is not an HTTP date")

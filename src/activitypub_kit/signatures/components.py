@@ -8,7 +8,7 @@ A component identifier is a structured-field string with parameters: a field nam
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import quote, unquote_plus
 
 from activitypub_kit.errors import MalformedSignatureError, MissingComponentError
@@ -172,14 +172,41 @@ def _derived_value(message: HttpMessage, item: Item, ident: str) -> str:
     return _query_param(message, item, ident)
 
 
-def component_value(message: HttpMessage, item: Item) -> str:
+_SIMPLE_DERIVED: dict[str, Callable[[HttpRequest], str]] = {
+    "@method": lambda m: m.method,
+    "@target-uri": lambda m: m.url,
+    "@authority": lambda m: m.authority,
+    "@scheme": lambda m: m.scheme,
+    "@request-target": lambda m: m.target,
+    "@path": lambda m: m.path,
+    "@query": lambda m: "?" + m.query,
+}
+
+
+def component_value(message: HttpMessage, item: Item, ident: str | None = None) -> str:
     """The value of one covered component of ``message``.
+
+    ``ident`` is the serialised identifier when the caller already has it.
 
     :raises MissingComponentError: when the message lacks it.
     :raises MalformedSignatureError: for an unknown or misused identifier.
     """
-    ident = serialize_component_id(item)
     name = item.value
+    if not item.params and type(name) is str:
+        # Fast path: a plain derived component of a request, or a plain header field.
+        if isinstance(message, HttpRequest):
+            getter = _SIMPLE_DERIVED.get(name)
+            if getter is not None:
+                return getter(message)
+        values = message.headers.index.get(name) if name[:1] != "@" else None
+        if values is not None:  # the index is lower-case, so name is too
+            value = (
+                values[0].strip(" \t") if len(values) == 1 else ", ".join(_canonical_lines(values))
+            )
+            if "\n" not in value and "\r" not in value:
+                return value
+    if ident is None:
+        ident = serialize_component_id(item)
     if not isinstance(name, str) or not name or name != name.lower():
         raise MalformedSignatureError(f"component identifier {ident} must be a lower-case string")
     unknown = set(item.params) - _ALLOWED_PARAMS
@@ -209,21 +236,29 @@ def signature_params_value(components: Sequence[Item], params: Params) -> str:
     return serialize_member(InnerList(list(components), params))
 
 
-def signature_base(message: HttpMessage, components: Sequence[Item], params_value: str) -> str:
+def signature_base(
+    message: HttpMessage,
+    components: Sequence[Item],
+    params_value: str,
+    idents: Sequence[str] | None = None,
+) -> str:
     """The RFC 9421 signature base for ``components``, ending with ``@signature-params``.
+
+    ``idents`` are the serialised identifiers of ``components`` when already known.
 
     :raises MalformedSignatureError: when a component is repeated or ``@signature-params``.
     """
+    if idents is None:
+        idents = [serialize_component_id(item) for item in components]
     lines = []
     seen = set()
-    for item in components:
-        ident = serialize_component_id(item)
+    for item, ident in zip(components, idents, strict=True):
         if ident in seen:
             raise MalformedSignatureError(f"component {ident} is covered twice")
         if item.value == "@signature-params":
             raise MalformedSignatureError("@signature-params cannot be a covered component")
         seen.add(ident)
-        lines.append(f"{ident}: {component_value(message, item)}")
+        lines.append(f"{ident}: {component_value(message, item, ident)}")
     lines.append(f'"@signature-params": {params_value}')
     return "\n".join(lines)
 

@@ -44,6 +44,11 @@ class Headers:
             return default
         return values[0] if len(values) == 1 else ", ".join(values)
 
+    @property
+    def index(self) -> dict[str, list[str]]:
+        """Lower-case name -> every line's value, in order (read-only by convention)."""
+        return self._index
+
     def get_all(self, name: str) -> list[str]:
         """Every line of ``name``, in order."""
         return list(self._index.get(name.lower(), ()))

@@ -10,9 +10,12 @@ As with draft-cavage, verification is split so the key lookup happens outside::
 
 from __future__ import annotations
 
+import binascii
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from activitypub_kit.errors import (
     AlgorithmMismatchError,
@@ -51,9 +54,19 @@ from activitypub_kit.signatures.sfv import (
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
+# Fast path for the overwhelmingly common shape: one label, plain component names without
+# parameters, and integer or escape-free string parameters in canonical form (so the text
+# as sent *is* its re-serialisation).  Anything else goes through the full parser.
+_FAST_KEY = r"[a-z*][a-z0-9_\-.*]*"
+_FAST_INPUT = re.compile(
+    rf'({_FAST_KEY})=\(((?:"[a-z0-9@_\-.]+"(?: "[a-z0-9@_\-.]+")*)?)\)'
+    rf'((?:;{_FAST_KEY}=(?:-?(?:0|[1-9][0-9]{{0,14}})|"[\x20\x21\x23-\x5b\x5d-\x7e]*"))*)'
+)
+_FAST_PARAM = re.compile(rf';({_FAST_KEY})=(?:(-?[0-9]+)|"([^"]*)")')
+_FAST_SIGNATURE = re.compile(rf"({_FAST_KEY})=:([A-Za-z0-9+/]*={{0,2}}):")
 
-@dataclass(frozen=True, slots=True)
-class MessageSignature:
+
+class MessageSignature(NamedTuple):
     """One parsed RFC 9421 signature (a label of ``Signature-Input`` + ``Signature``)."""
 
     label: str
@@ -64,6 +77,8 @@ class MessageSignature:
     signature: bytes
     #: The serialised ``@signature-params`` value.
     params_value: str
+    #: The covered component identifiers, serialised (``"@method"``, ...).
+    covered: tuple[str, ...]
 
     @property
     def key_id(self) -> str | None:
@@ -95,11 +110,6 @@ class MessageSignature:
         value = self.params.get("tag")
         return value if isinstance(value, str) else None
 
-    @property
-    def covered(self) -> tuple[str, ...]:
-        """The covered component identifiers, serialised (``"@method"``, ...)."""
-        return tuple(serialize_component_id(c) for c in self.components)
-
 
 _PARAM_TYPES: dict[str, type] = {
     "created": int, "expires": int, "nonce": str, "alg": str, "keyid": str, "tag": str
@@ -121,6 +131,34 @@ def _inner_list(member: object, label: str, field_name: str) -> InnerList:
     return member
 
 
+def _parse_fast(raw_input: str, raw_sig: str) -> MessageSignature | None:
+    match = _FAST_INPUT.fullmatch(raw_input)
+    if match is None:
+        return None
+    sig_match = _FAST_SIGNATURE.fullmatch(raw_sig.strip(" "))
+    label = match.group(1)
+    if sig_match is None or sig_match.group(1) != label:
+        return None
+    names = match.group(2)
+    idents = tuple(names.split(" ")) if names else ()
+    params: dict[str, BareItem] = {}
+    found = _FAST_PARAM.findall(match.group(3))
+    for name, number, text in found:
+        params[name] = int(number) if number else text
+    if len(params) != len(found):
+        return None  # a repeated parameter: let the full parser report it
+    for name, value in params.items():
+        wanted = _PARAM_TYPES.get(name)
+        if wanted is not None and type(value) is not wanted:
+            return None
+    try:
+        signature = binascii.a2b_base64(sig_match.group(2), strict_mode=True)
+    except binascii.Error:
+        return None
+    items = tuple(Item(ident[1:-1]) for ident in idents)
+    return MessageSignature(label, items, params, signature, raw_input[len(label) + 1 :], idents)
+
+
 def parse_rfc9421(message: HttpMessage) -> list[MessageSignature]:
     """Parse every signature of ``message`` (pure; no key needed).
 
@@ -134,6 +172,13 @@ def parse_rfc9421(message: HttpMessage) -> list[MessageSignature]:
     raw_sig = message.headers.get("signature")
     if raw_sig is None:
         raise MissingSignatureError("message has Signature-Input but no Signature header")
+    fast = _parse_fast(raw_input, raw_sig)
+    if fast is not None:
+        return [fast]
+    return _parse_full(raw_input, raw_sig)
+
+
+def _parse_full(raw_input: str, raw_sig: str) -> list[MessageSignature]:
     inputs = parse_dictionary(raw_input, "Signature-Input", unique=True)
     values = parse_dictionary(raw_sig, "Signature", unique=True)
     result = []
@@ -144,9 +189,15 @@ def parse_rfc9421(message: HttpMessage) -> list[MessageSignature]:
             raise MalformedSignatureError(f"Signature has no value for label {label!r}")
         if not isinstance(sig, Item) or not isinstance(sig.value, bytes):
             raise MalformedSignatureError(f"Signature {label!r} is not a byte sequence")
+        items = tuple(inner.items)
         result.append(
             MessageSignature(
-                label, tuple(inner.items), dict(inner.params), sig.value, serialize_member(inner)
+                label,
+                items,
+                dict(inner.params),
+                sig.value,
+                serialize_member(inner),
+                tuple(serialize_component_id(c) for c in items),
             )
         )
     for label in values:
@@ -183,8 +234,7 @@ LENIENT_POLICY = Rfc9421Policy(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedMessageSignature:
+class VerifiedMessageSignature(NamedTuple):
     """The result of a successful :func:`verify_rfc9421`."""
 
     label: str
@@ -247,7 +297,9 @@ def verify_rfc9421(
     for component in signature.components:
         if component.value == "content-digest" and not component.params:
             verify_content_digest(message.headers.get("content-digest"), message.body)
-    base = signature_base(message, signature.components, signature.params_value).encode()
+    base = signature_base(
+        message, signature.components, signature.params_value, signature.covered
+    ).encode()
     what = f"signature {signature.label!r}"
     try:
         algorithms.verify(chosen, key, base, signature.signature, what)

@@ -61,6 +61,7 @@ _BYTES = re.compile(r":([A-Za-z0-9+/=]*):")
 _OWS = re.compile(r"[ \t]*")
 _SP = re.compile(r" *")
 _ESCAPE = re.compile(r"\\([\"\\])")
+_PRINTABLE = re.compile(r"[\x20-\x7e]*")
 
 
 class _Parser:
@@ -257,7 +258,7 @@ def serialize_bare(value: BareItem) -> str:
     if isinstance(value, Token):
         return str(value)
     if isinstance(value, str):
-        if not all(" " <= c <= "~" for c in value):
+        if not _PRINTABLE.fullmatch(value):
             raise ValueError(f"string {value!r} has characters a structured field cannot hold")
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, int):
