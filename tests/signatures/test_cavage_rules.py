@@ -335,3 +335,38 @@ def test_wrong_length_signature_and_missing_covered_header(rsa_key: Any) -> None
     bad_date = sign_cavage(_request(), rsa_key, KEY_ID, now=NOW).with_headers({"Date": "yesterday"})
     with pytest.raises(MalformedSignatureError, match="'yesterday' is not an HTTP date"):
         _verify(bad_date, rsa_key)
+
+
+def test_docs_worked_example(rsa_key: Any, ed_key: Any) -> None:
+    """The guide's example: a Follow POSTed to a Mastodon inbox, then verified."""
+    import json
+
+    from activitypub_kit.signatures import (
+        actor_keys,
+        multikey_entry,
+        parse_signature,
+        public_key_entry,
+        verify_signature,
+    )
+
+    actor_id = "https://blog.example/users/alice"
+    actor = {
+        "id": actor_id,
+        "publicKey": public_key_entry(rsa_key, key_id=f"{actor_id}#main-key", owner=actor_id),
+        "assertionMethod": [
+            multikey_entry(ed_key, key_id=f"{actor_id}#ed25519-key", controller=actor_id)
+        ],
+    }
+    body = json.dumps({"type": "Follow", "actor": actor_id}).encode()
+    request = HttpRequest(
+        "POST", "https://mastodon.example/users/bob/inbox",
+        {"Content-Type": "application/activity+json"}, body,
+    )  # fmt: skip
+    signed = sign_cavage(request, rsa_key, f"{actor_id}#main-key", now=NOW)
+    header = signed.headers.get("Signature") or ""
+    assert header.startswith(f'keyId="{actor_id}#main-key",algorithm="rsa-sha256",')
+    assert 'headers="(request-target) host date digest content-type"' in header
+    assert signed.headers.get("Host") == "mastodon.example"
+    parsed = parse_signature(signed)
+    key = {k.id: k.key for k in actor_keys(actor)}[parsed.key_id or ""]
+    assert verify_signature(signed, parsed, key, now=NOW + 10).key_id == f"{actor_id}#main-key"
