@@ -262,3 +262,12 @@ def test_signing_as_requested_by_accept_signature(ed_key: Any) -> None:
     (sig,) = parse_rfc9421(signed)
     assert sig.tag == "app"
     assert sig.covered == wanted.components
+
+
+def test_plain_component_names_are_accepted(ed_key: Any) -> None:
+    signed = _sign(ed_key, components=["@method", "@target-uri", "content-digest"])
+    (sig,) = parse_rfc9421(signed)
+    assert sig.covered == ('"@method"', '"@target-uri"', '"content-digest"')
+    _verify(signed, ed_key)
+    with pytest.raises(MalformedSignatureError, match="not a quoted string"):
+        _sign(ed_key, components=["content-digest;sf"])

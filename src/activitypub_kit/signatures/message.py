@@ -63,8 +63,14 @@ class Headers:
     def replace(self, updates: Mapping[str, str]) -> Headers:
         """A copy where each name in ``updates`` has exactly that one value."""
         lowered = {k.lower() for k in updates}
-        kept = [(k, v) for k, v in self._items if k.lower() not in lowered]
-        return Headers([*kept, *updates.items()])
+        new = Headers.__new__(Headers)
+        new._items = [(k, v) for k, v in self._items if k.lower() not in lowered]
+        new._items.extend((str(k), str(v)) for k, v in updates.items())
+        index = {k: v for k, v in self._index.items() if k not in lowered}
+        for name, value in updates.items():
+            index[name.lower()] = [str(value)]
+        new._index = index
+        return new
 
     def __len__(self) -> int:
         return len(self._items)
@@ -167,7 +173,7 @@ class HttpRequest:
 
     def with_headers(self, updates: Mapping[str, str]) -> HttpRequest:
         """A copy with each header in ``updates`` set to exactly that value."""
-        return HttpRequest(
+        copy = HttpRequest(
             self.method,
             self.url,
             self.headers.replace(updates),
@@ -175,6 +181,10 @@ class HttpRequest:
             self.request_target,
             self.trailers,
         )
+        for cached in ("_split", "authority", "target"):  # same URL: reuse what was derived
+            if cached in self.__dict__:
+                copy.__dict__[cached] = self.__dict__[cached]
+        return copy
 
 
 class HttpResponse:

@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import NamedTuple
 
 from activitypub_kit.errors import (
@@ -38,7 +39,6 @@ from activitypub_kit.signatures.clock import DEFAULT_WINDOW, TimeWindow
 from activitypub_kit.signatures.components import (
     serialize_component_id,
     signature_base,
-    signature_params_value,
 )
 from activitypub_kit.signatures.digest import content_digest, verify_content_digest
 from activitypub_kit.signatures.message import HttpMessage, HttpRequest
@@ -50,6 +50,7 @@ from activitypub_kit.signatures.sfv import (
     parse_dictionary,
     parse_item,
     serialize_member,
+    serialize_params,
 )
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -63,7 +64,6 @@ _FAST_INPUT = re.compile(
     rf'((?:;{_FAST_KEY}=(?:-?(?:0|[1-9][0-9]{{0,14}})|"[\x20\x21\x23-\x5b\x5d-\x7e]*"))*)'
 )
 _FAST_PARAM = re.compile(rf';({_FAST_KEY})=(?:(-?[0-9]+)|"([^"]*)")')
-_FAST_SIGNATURE = re.compile(rf"({_FAST_KEY})=:([A-Za-z0-9+/]*={{0,2}}):")
 
 
 class MessageSignature(NamedTuple):
@@ -135,9 +135,10 @@ def _parse_fast(raw_input: str, raw_sig: str) -> MessageSignature | None:
     match = _FAST_INPUT.fullmatch(raw_input)
     if match is None:
         return None
-    sig_match = _FAST_SIGNATURE.fullmatch(raw_sig.strip(" "))
     label = match.group(1)
-    if sig_match is None or sig_match.group(1) != label:
+    raw_sig = raw_sig.strip(" ")
+    prefix = len(label) + 2
+    if raw_sig[:prefix] != label + "=:" or raw_sig[-1:] != ":" or len(raw_sig) < prefix + 1:
         return None
     names = match.group(2)
     idents = tuple(names.split(" ")) if names else ()
@@ -152,10 +153,10 @@ def _parse_fast(raw_input: str, raw_sig: str) -> MessageSignature | None:
         if wanted is not None and type(value) is not wanted:
             return None
     try:
-        signature = binascii.a2b_base64(sig_match.group(2), strict_mode=True)
+        signature = binascii.a2b_base64(raw_sig[prefix:-1], strict_mode=True)
     except binascii.Error:
         return None
-    items = tuple(Item(ident[1:-1]) for ident in idents)
+    items = tuple([Item(ident[1:-1]) for ident in idents])
     return MessageSignature(label, items, params, signature, raw_input[len(label) + 1 :], idents)
 
 
@@ -344,6 +345,20 @@ class SignatureOptions:
     params: list[tuple[str, BareItem]] | None = field(default=None)
 
 
+@lru_cache(maxsize=512)
+def _component(text: str) -> tuple[str, tuple[tuple[str, BareItem], ...], str]:
+    """Parse a component identifier once: (name, parameters, canonical serialisation).
+
+    A bare name without parameters (``@method``, ``content-digest``) is accepted too.
+    """
+    if '"' not in text and ";" not in text:
+        text = f'"{text.strip()}"'
+    item = parse_item(text, "component identifier")
+    if not isinstance(item.value, str) or isinstance(item.value, Token):
+        raise MalformedSignatureError(f"component identifier {text!r} is not a quoted string")
+    return item.value, tuple(item.params.items()), serialize_component_id(item)
+
+
 def sign_rfc9421(
     message: HttpMessage,
     key: SigningKey,
@@ -359,17 +374,19 @@ def sign_rfc9421(
     """Sign ``message`` and return a copy carrying ``Signature-Input`` and ``Signature``.
 
     ``components`` are serialised identifiers (``'"@method"'``,
-    ``'"@query-param";name="id"'``).  A covered ``content-digest`` that is missing is
-    computed from the body.  Existing signatures are kept (multiple signatures); reusing
-    their label raises.
+    ``'"@query-param";name="id"'``); plain names (``"@method"``) work too.  A covered
+    ``content-digest`` that is missing is computed from the body.  Existing signatures are
+    kept (multiple signatures); reusing their label raises.
     """
     opts = options or SignatureOptions()
     chosen = algorithm or algorithm_for_key(key)
     algorithms.check_key(chosen, key)
-    items = [
-        parse_item(c, "component identifier")
+    parsed = [
+        _component(c)
         for c in (components if components is not None else default_components(message))
     ]
+    items = [Item(value, dict(item_params)) for value, item_params, _ in parsed]
+    idents = [ident for _, _, ident in parsed]
     if any(i.value == "content-digest" and not i.params for i in items) and (
         "content-digest" not in message.headers
     ):
@@ -392,8 +409,8 @@ def sign_rfc9421(
             params["nonce"] = opts.nonce
         if opts.tag is not None:
             params["tag"] = opts.tag
-    params_value = signature_params_value(items, params)
-    base = signature_base(message, items, params_value)
+    params_value = f"({' '.join(idents)}){serialize_params(params)}"
+    base = signature_base(message, items, params_value, idents)
     raw = algorithms.sign(chosen, key, base.encode())
     sig_value = serialize_member(Item(raw))
     existing_input = message.headers.get("signature-input")

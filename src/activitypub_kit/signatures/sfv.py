@@ -35,12 +35,22 @@ BareItem: TypeAlias = int | float | str | Token | bytes | bool | Date
 Params: TypeAlias = dict[str, BareItem]
 
 
-@dataclass(slots=True)
 class Item:
     """A bare item with its parameters."""
 
-    value: BareItem
-    params: Params = field(default_factory=dict)
+    __slots__ = ("params", "value")
+
+    def __init__(self, value: BareItem, params: Params | None = None) -> None:
+        self.value = value
+        self.params: Params = {} if params is None else params
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Item) and (self.value, self.params) == (other.value, other.params)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Item({self.value!r}, {self.params!r})"
 
 
 @dataclass(slots=True)
