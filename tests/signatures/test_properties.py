@@ -181,8 +181,8 @@ param_values = st.one_of(
 def test_fast_signature_input_parse_matches_full_parser(
     label: str, names: list[str], params: list[tuple[str, Any]], raw: bytes
 ) -> None:
-    from activitypub_kit.signatures.rfc9421 import _parse_fast, _parse_full
     from activitypub_kit.signatures.sfv import serialize_bare
+    from activitypub_kit.signatures.signature_fields import _parse_fast, _parse_full
 
     text = f"{label}=({' '.join(names)})" + "".join(f";{k}={serialize_bare(v)}" for k, v in params)
     sig = f"{label}=:{base64.b64encode(raw).decode()}:"
@@ -196,7 +196,7 @@ def test_fast_signature_input_parse_matches_full_parser(
 
 
 def test_fast_path_takes_the_common_shape() -> None:
-    from activitypub_kit.signatures.rfc9421 import _parse_fast
+    from activitypub_kit.signatures.signature_fields import _parse_fast
 
     text = 'sig1=("@method" "@target-uri" "content-digest");created=1;keyid="https://a/k#m"'
     assert _parse_fast(text, "sig1=:AAAA:") is not None
