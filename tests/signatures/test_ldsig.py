@@ -134,3 +134,35 @@ def test_key_types_are_checked(signed: dict[str, Any], ed_key: Any) -> None:
         sign_ld_signature(_create(), ed_key, "k")
     with pytest.raises(ProofError, match="RSA public key"):
         verify_ld_signature(signed, parse_ld_signature(signed), ed_key.public_key())
+
+
+def test_real_mastodon_ld_signature_verifies(corpus: Any) -> None:
+    """A Mastodon-made RsaSignature2017 (Pleroma's fixture) verifies with the actor's key."""
+    import json
+
+    from activitypub_kit.signatures import load_public_key_pem
+
+    documents = corpus / "activitypub-real-world/documents"
+    actor = json.loads(
+        (
+            documents / "mastodon__Person__rebased-tesla_mock_admin-mastdon.example.org.json"
+        ).read_text()
+    )
+    key = load_public_key_pem(actor["publicKey"]["publicKeyPem"])
+    accept = json.loads(
+        (documents / "mastodon__Accept-Follow__rebased-mastodon-accept-activity.json").read_text()
+    )
+    parsed = parse_ld_signature(accept)
+    assert parsed.creator == actor["publicKey"]["id"]
+    trusted = verify_ld_signature(accept, parsed, key)
+    assert trusted["type"] == "Accept"
+    assert trusted["actor"] == actor["id"]
+    forged = copy.deepcopy(accept)
+    forged["actor"] = "http://mastodon.example.org/users/someone-else"
+    with pytest.raises(InvalidSignatureError):
+        verify_ld_signature(forged, parse_ld_signature(forged), key)
+    # the extra options of a signature block are signed as well
+    extended = copy.deepcopy(accept)
+    extended["signature"]["nonce"] = "abc"
+    with pytest.raises(InvalidSignatureError):
+        verify_ld_signature(extended, parse_ld_signature(extended), key)

@@ -202,3 +202,18 @@ def test_jcs_sorts_by_utf16_code_units() -> None:
     # U+1F600 (surrogates D83D DE00) sorts before U+FB33 in UTF-16, after it in code points.
     value = {"\ufb33": 1, "\U0001f600": 2, "a": 3}
     assert canonicalize(value) == '{"a":3,"\U0001f600":2,"\ufb33":1}'.encode()
+
+
+def test_fep_c390_identity_proof(corpus: Path) -> None:
+    """FEP-c390 identity proofs use the same suite on a document without @context."""
+    cases = json.loads((corpus / "integrity-proofs/fep/fep-c390_vectors.json").read_text())["cases"]
+    create, check = cases
+    key = multibase_to_private_key(create["private_key_multibase"])
+    signed = create_proof(
+        create["expected_identity_claim"], key, create["did"], created=create["current_time"]
+    )
+    assert signed == create["expected_identity_proof"]
+    statement = check["actor"]["attachment"][0]
+    proof = parse_proof(statement)
+    public = multibase_to_public_key(proof.verification_method.removeprefix("did:key:"))
+    verify_proof(statement, proof, public)

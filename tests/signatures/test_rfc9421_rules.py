@@ -271,3 +271,11 @@ def test_plain_component_names_are_accepted(ed_key: Any) -> None:
     _verify(signed, ed_key)
     with pytest.raises(MalformedSignatureError, match="not a quoted string"):
         _sign(ed_key, components=["content-digest;sf"])
+
+
+def test_content_digest_with_parameters_is_still_checked(ed_key: Any) -> None:
+    signed = _sign(ed_key, components=['"@method"', '"@target-uri"', '"content-digest";sf'])
+    _verify(signed, ed_key)
+    swapped = HttpRequest("POST", URL, signed.headers, b'{"type":"Delete"}')
+    with pytest.raises(DigestMismatchError):
+        _verify(swapped, ed_key)

@@ -67,8 +67,10 @@ def _cause(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _to_be_signed(document: dict[str, Any], creator: str, created: str) -> bytes:
-    options = {"@context": IDENTITY_V1_CONTEXT, "creator": creator, "created": created}
+def _to_be_signed(document: dict[str, Any], options: dict[str, Any]) -> bytes:
+    # As Mastodon does: every signature option except type/id/signatureValue is signed.
+    options = {k: v for k, v in options.items() if k not in ("type", "id", "signatureValue")}
+    options["@context"] = IDENTITY_V1_CONTEXT
     unsigned = {k: v for k, v in document.items() if k != "signature"}
     return (_canonical_hash(options) + _canonical_hash(unsigned)).encode("ascii")
 
@@ -93,7 +95,8 @@ def sign_ld_signature(
     created = datetime.fromtimestamp(int(time.time() if now is None else now), UTC).strftime(
         "%Y-%m-%dT%H:%M:%SZ"
     )
-    value = algorithms.sign("rsa-sha256", key, _to_be_signed(document, creator, created))
+    options = {"creator": creator, "created": created}
+    value = algorithms.sign("rsa-sha256", key, _to_be_signed(document, options))
     signature = {
         "type": "RsaSignature2017",
         "creator": creator,
@@ -110,6 +113,8 @@ class LdSignature:
     creator: str
     created: str
     signature: bytes
+    #: The whole signature block (its other options are signed too).
+    options: dict[str, Any]
 
 
 def parse_ld_signature(document: dict[str, Any]) -> LdSignature:
@@ -133,7 +138,7 @@ def parse_ld_signature(document: dict[str, Any]) -> LdSignature:
         raw = b64decode(value, what="signatureValue")
     except MalformedSignatureError as exc:
         raise ProofError(str(exc)) from None
-    return LdSignature(creator, created, raw)
+    return LdSignature(creator, created, raw, dict(block))
 
 
 def verify_ld_signature(
@@ -154,7 +159,7 @@ def verify_ld_signature(
     """
     if not isinstance(key, rsa.RSAPublicKey):
         raise ProofError("RsaSignature2017 needs an RSA public key")
-    data = _to_be_signed(document, signature.creator, signature.created)
+    data = _to_be_signed(document, signature.options)
     try:
         algorithms.verify("rsa-sha256", key, data, signature.signature, "RsaSignature2017")
     except InvalidSignatureError:

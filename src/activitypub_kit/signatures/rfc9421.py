@@ -94,7 +94,8 @@ class VerifiedMessageSignature(NamedTuple):
 
 
 def _check_policy(message: HttpMessage, sig: MessageSignature, policy: Rfc9421Policy) -> None:
-    names = {str(c.value) for c in sig.components if not c.params}
+    # components of this message (not ";req" ones from the related request)
+    names = {str(c.value) for c in sig.components if not c.params.get("req")}
     for required in policy.required_components:
         if required not in names:
             raise UncoveredComponentError(f"signature {sig.label!r} does not cover {required}")
@@ -144,9 +145,8 @@ def verify_rfc9421(
             now=time.time() if now is None else now,
             what=f"signature {signature.label!r} created",
         )
-    for component in signature.components:
-        if component.value == "content-digest" and not component.params:
-            verify_content_digest(message.headers.get("content-digest"), message.body)
+    if any(c.value == "content-digest" and not c.params.get("req") for c in signature.components):
+        verify_content_digest(message.headers.get("content-digest"), message.body)
     base = signature_base(
         message, signature.components, signature.params_value, signature.covered
     ).encode()
@@ -222,7 +222,7 @@ def sign_rfc9421(
     ]
     items = [Item(value, dict(item_params)) for value, item_params, _ in parsed]
     idents = [ident for _, _, ident in parsed]
-    if any(i.value == "content-digest" and not i.params for i in items) and (
+    if any(i.value == "content-digest" and not i.params.get("req") for i in items) and (
         "content-digest" not in message.headers
     ):
         message = message.with_headers(
