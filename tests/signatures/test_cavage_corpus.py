@@ -187,3 +187,21 @@ def test_real_world_vector_with_wrong_clock_is_refused(real_world: list[dict[str
             request, parse_cavage(request), load_public_key_pem(case["public_key_pem"]),
             now=date + 7200,
         )  # fmt: skip
+
+
+def test_real_world_key_documents(real_world: list[dict[str, Any]]) -> None:
+    """Fedify's stand-alone CryptographicKey and oeee.cafe's actor both yield the key."""
+    from activitypub_kit.signatures import find_actor_key, key_from_document
+
+    fedify, oeee = real_world
+    key = key_from_document(fedify["key_document"])
+    assert (key.id, key.owner, key.source) == (
+        "https://example.com/key",
+        "https://example.com/person",
+        "document",
+    )
+    request = _ap_request(fedify)
+    now = parse_http_date(request.headers.get("date") or "")
+    verify_cavage(request, parse_cavage(request), key.key, now=now)
+    actor_key = find_actor_key(oeee["key_document"], parse_cavage(_ap_request(oeee)).key_id)
+    assert actor_key.source == "publicKey"

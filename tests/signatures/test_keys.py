@@ -164,3 +164,16 @@ def test_actor_entries_and_lookup(rsa_key: Any, ed_key: Any) -> None:
     assert _raw(find_actor_key(actor, f"{actor_id}#k2").key) == _raw(second.public_key())
     with pytest.raises(KeyFormatError, match="no string id"):
         actor_keys({"publicKey": actor["publicKey"]})
+
+
+def test_key_document_errors(ed_key: Any) -> None:
+    from activitypub_kit.signatures import key_from_document
+
+    entry = multikey_entry(ed_key, key_id="https://a.example/k", controller="https://a.example/u")
+    assert key_from_document(entry).owner == "https://a.example/u"
+    with pytest.raises(KeyFormatError, match="no string id"):
+        key_from_document({"publicKeyPem": "x"})
+    with pytest.raises(KeyFormatError, match="names no owner or controller"):
+        key_from_document({"id": "https://a.example/k", "publicKeyPem": "x"})
+    with pytest.raises(KeyFormatError, match="neither publicKeyPem nor publicKeyMultibase"):
+        key_from_document({"id": "https://a.example/k", "owner": "https://a.example/u"})

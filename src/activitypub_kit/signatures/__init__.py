@@ -16,6 +16,7 @@ from activitypub_kit.signatures.actor_keys import (
     ActorKey,
     actor_keys,
     find_actor_key,
+    key_from_document,
     multikey_entry,
     public_key_entry,
 )
@@ -133,6 +134,7 @@ __all__ = [
     "ActorKey",
     "actor_keys",
     "find_actor_key",
+    "key_from_document",
     "public_key_entry",
     "multikey_entry",
     # digests and time

@@ -46,7 +46,7 @@ class ActorKey:
     owner: str
     #: The decoded key.
     key: PublicKey
-    #: ``"publicKey"`` or ``"assertionMethod"``: where the entry was listed.
+    #: ``"publicKey"``, ``"assertionMethod"`` or ``"document"`` (a stand-alone key).
     source: str
 
 
@@ -96,4 +96,34 @@ def find_actor_key(actor: dict[str, Any], key_id: str) -> ActorKey:
     raise KeyFormatError(f"actor {actor.get('id')!r} lists no key {key_id!r} of its own")
 
 
-__all__ = ["public_key_entry", "multikey_entry", "ActorKey", "actor_keys", "find_actor_key"]
+def key_from_document(document: dict[str, Any]) -> ActorKey:
+    """Decode a stand-alone key document (``CryptographicKey`` or ``Multikey``).
+
+    The ``owner`` / ``controller`` it names is only a claim: trust the key for that actor
+    after fetching the actor and finding this key id among its own keys
+    (:func:`find_actor_key`), which is what Mastodon does too.
+
+    :raises KeyFormatError: when the document is not a key or cannot be decoded.
+    """
+    key_id = document.get("id")
+    if not isinstance(key_id, str):
+        raise KeyFormatError("key document has no string id")
+    pem, multibase = document.get("publicKeyPem"), document.get("publicKeyMultibase")
+    owner = document.get("owner", document.get("controller"))
+    if not isinstance(owner, str):
+        raise KeyFormatError(f"key document {key_id!r} names no owner or controller")
+    if isinstance(pem, str):
+        return ActorKey(key_id, owner, load_public_key_pem(pem), "document")
+    if isinstance(multibase, str):
+        return ActorKey(key_id, owner, multibase_to_public_key(multibase), "document")
+    raise KeyFormatError(f"key document {key_id!r} has neither publicKeyPem nor publicKeyMultibase")
+
+
+__all__ = [
+    "public_key_entry",
+    "multikey_entry",
+    "ActorKey",
+    "actor_keys",
+    "find_actor_key",
+    "key_from_document",
+]
