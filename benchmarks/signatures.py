@@ -65,7 +65,7 @@ def _per_op(fn: Callable[[], Any], budget: float) -> int:
         n *= 2
 
 
-def _rates(fns: dict[str, Callable[[], Any]], budget: float, rounds: int = 7) -> dict[str, float]:
+def _rates(fns: dict[str, Callable[[], Any]], budget: float, rounds: int = 25) -> dict[str, float]:
     """Operations per second of each function: rounds are interleaved (so a load spike
     from other processes hits all of them alike) and the best round counts."""
     counts = {name: _per_op(fn, budget / rounds) for name, fn in fns.items()}
