@@ -21,6 +21,7 @@ Rules applied by :func:`verify_cavage` (:class:`CavagePolicy` makes them configu
 
 from __future__ import annotations
 
+import binascii
 import re
 import time
 from collections.abc import Sequence
@@ -39,7 +40,7 @@ from activitypub_kit.signatures import algorithms
 from activitypub_kit.signatures.algorithms import SigningKey, VerifyingKey, key_kind
 from activitypub_kit.signatures.clock import DEFAULT_WINDOW, TimeWindow, http_date, parse_http_date
 from activitypub_kit.signatures.digest import legacy_digest, verify_legacy_digest
-from activitypub_kit.signatures.encoding import b64decode, b64encode
+from activitypub_kit.signatures.encoding import b64encode
 from activitypub_kit.signatures.message import HttpRequest
 
 _PARAM = re.compile(r'[ \t]*([A-Za-z][A-Za-z0-9_-]*)[ \t]*=[ \t]*(?:"([^"]*)"|([^",\s]*))[ \t]*')
@@ -92,8 +93,9 @@ DEFAULT_POLICY = CavagePolicy()
 
 
 def _header_value(request: HttpRequest) -> str:
-    value = request.headers.get("signature")
-    if value is not None:
+    lines = request.headers.index.get("signature")
+    if lines is not None:
+        value = lines[0] if len(lines) == 1 else ", ".join(lines)
         # Tolerate a literal "Signature " prefix (an old node-http-signature bug).
         return value[10:] if value[:10].lower() == "signature " else value
     auth = request.headers.get("authorization")
@@ -126,10 +128,7 @@ def parse_signature_params(value: str) -> dict[str, str]:
     return params
 
 
-def _int_param(params: dict[str, str], name: str) -> int | None:
-    raw = params.get(name)
-    if raw is None:
-        return None
+def _unix_time(name: str, raw: str) -> int:
     if raw.isdigit():
         return int(raw)
     if re.fullmatch(r"\d+\.\d+", raw):
@@ -144,28 +143,38 @@ def parse_cavage(request: HttpRequest) -> CavageSignature:
     :raises MalformedSignatureError: when it is malformed or lacks keyId/signature.
     """
     params = parse_signature_params(_header_value(request))
-    key_id, encoded = params.get("keyId"), params.get("signature")
+    get = params.get
+    key_id, encoded = get("keyId"), get("signature")
     if not key_id:
         raise MalformedSignatureError("Signature header has no keyId parameter")
     if not encoded:
         raise MalformedSignatureError("Signature header has no signature parameter")
-    algorithm = params.get("algorithm")
-    algorithm = algorithm.lower() if algorithm is not None else None
-    if "headers" in params:
-        headers = tuple(params["headers"].lower().split())
+    algorithm = get("algorithm")
+    if algorithm is not None:
+        algorithm = algorithm.lower()
+    listed = get("headers")
+    if listed is not None:
+        headers = tuple(listed.lower().split())
         if not headers:
             raise MalformedSignatureError("Signature headers parameter is empty")
         if len(set(headers)) != len(headers):
             raise MalformedSignatureError("Signature headers parameter lists a header twice")
     else:
         headers = ("date",) if algorithm == "rsa-sha256" else ("(created)",)
+    try:
+        signature = binascii.a2b_base64(encoded, strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise MalformedSignatureError(
+            "Signature signature parameter is not valid padded base64"
+        ) from None
+    created, expires = get("created"), get("expires")
     return CavageSignature(
-        key_id=key_id,
-        algorithm=algorithm,
-        headers=headers,
-        signature=b64decode(encoded, what="Signature signature parameter"),
-        created=_int_param(params, "created"),
-        expires=_int_param(params, "expires"),
+        key_id,
+        algorithm,
+        headers,
+        signature,
+        None if created is None else _unix_time("created", created),
+        None if expires is None else _unix_time("expires", expires),
     )
 
 

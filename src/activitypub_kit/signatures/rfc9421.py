@@ -93,9 +93,14 @@ class VerifiedMessageSignature(NamedTuple):
     covered: tuple[str, ...]
 
 
-def _check_policy(message: HttpMessage, sig: MessageSignature, policy: Rfc9421Policy) -> None:
-    # components of this message (not ";req" ones from the related request)
-    names = {str(c.value) for c in sig.components if not c.params.get("req")}
+def _own_names(sig: MessageSignature) -> set[str]:
+    # Names of the components of this message (not ";req" ones from the related request).
+    return {str(c.value) for c in sig.components if not c.params or not c.params.get("req")}
+
+
+def _check_policy(
+    message: HttpMessage, sig: MessageSignature, policy: Rfc9421Policy, names: set[str]
+) -> None:
     for required in policy.required_components:
         if required not in names:
             raise UncoveredComponentError(f"signature {sig.label!r} does not cover {required}")
@@ -137,7 +142,8 @@ def verify_rfc9421(
     if chosen not in policy.algorithms:
         raise UnsupportedAlgorithmError(f"signature algorithm {chosen!r} is not accepted")
     algorithms.check_key(chosen, key)
-    _check_policy(message, signature, policy)
+    names = _own_names(signature)
+    _check_policy(message, signature, policy, names)
     if policy.check_time:
         policy.window.check(
             created=signature.created,
@@ -145,7 +151,7 @@ def verify_rfc9421(
             now=time.time() if now is None else now,
             what=f"signature {signature.label!r} created",
         )
-    if any(c.value == "content-digest" and not c.params.get("req") for c in signature.components):
+    if "content-digest" in names:
         verify_content_digest(message.headers.get("content-digest"), message.body)
     base = signature_base(
         message, signature.components, signature.params_value, signature.covered
