@@ -52,6 +52,67 @@ class SignatureError(ActivityPubError):
     http_status = 401
 
 
+class MissingSignatureError(SignatureError):
+    """The request carries no signature of the expected kind."""
+
+
+class MalformedSignatureError(SignatureError):
+    """A ``Signature``, ``Signature-Input`` or ``Authorization`` header cannot be parsed.
+
+    Also raised for duplicate parameters, unknown component names and bad base64.
+    """
+
+
+class MissingComponentError(SignatureError):
+    """A header or derived component named by the signature is absent from the message."""
+
+
+class UncoveredComponentError(SignatureError):
+    """The signature does not cover a component the verification policy requires."""
+
+
+class DigestError(SignatureError):
+    """A ``Digest``, ``Content-Digest`` or ``Repr-Digest`` header is missing or malformed."""
+
+
+class DigestMismatchError(DigestError):
+    """A digest header does not match the digest of the body."""
+
+
+class ClockSkewError(SignatureError):
+    """A signature is too old, not yet valid, or expired.
+
+    :attr:`skew` is how many seconds the offending time is outside the accepted window
+    (positive: in the future; negative: in the past).
+    """
+
+    def __init__(self, message: str, *, skew: float) -> None:
+        super().__init__(message)
+        self.skew = skew
+
+
+class UnsupportedAlgorithmError(SignatureError):
+    """A signature or digest names an algorithm this library does not accept."""
+
+
+class AlgorithmMismatchError(SignatureError):
+    """The signature's algorithm does not fit the type of the key."""
+
+
+class InvalidSignatureError(SignatureError):
+    """The signature bytes do not verify against the key and the signed content."""
+
+
+class KeyFormatError(SignatureError, ValueError):
+    """A key could not be decoded from PEM, JWK or Multikey, or has an unusable type."""
+
+    http_status = 400
+
+
+class ProofError(SignatureError):
+    """An object integrity proof or Linked Data signature failed a check."""
+
+
 # --- outbound HTTP, WebFinger, NodeInfo -----------------------------------------------
 
 
@@ -91,6 +152,18 @@ __all__ = [
     "ValidationError",
     "JsonLdError",
     "SignatureError",
+    "MissingSignatureError",
+    "MalformedSignatureError",
+    "MissingComponentError",
+    "UncoveredComponentError",
+    "DigestError",
+    "DigestMismatchError",
+    "ClockSkewError",
+    "UnsupportedAlgorithmError",
+    "AlgorithmMismatchError",
+    "InvalidSignatureError",
+    "KeyFormatError",
+    "ProofError",
     "FetchError",
     "StorageError",
     "DeliveryError",

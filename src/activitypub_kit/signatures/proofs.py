@@ -1,0 +1,189 @@
+"""Object Integrity Proofs (FEP-8b32): ``DataIntegrityProof`` with ``eddsa-jcs-2022``.
+
+Creating a proof hashes the JCS form of the proof options and of the document (without
+``proof``), concatenates ``sha256(options) || sha256(document)`` and signs that with
+Ed25519; ``proofValue`` is the signature in multibase base58btc.
+
+Verification is two steps, like HTTP signatures::
+
+    proof = parse_proof(document)                      # pure; names the key
+    key = await lookup(proof.verification_method)      # your I/O
+    verify_proof(document, proof, key)                 # pure; raises ProofError
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from activitypub_kit.errors import KeyFormatError, ProofError
+from activitypub_kit.signatures.encoding import multibase_decode, multibase_encode
+from activitypub_kit.signatures.jcs import canonicalize
+from activitypub_kit.signatures.keys import PublicKey
+
+CRYPTOSUITE = "eddsa-jcs-2022"
+
+
+def _timestamp(moment: float) -> str:
+    return datetime.fromtimestamp(int(moment), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def hash_data(document: dict[str, Any], proof_options: dict[str, Any]) -> bytes:
+    """``sha256(JCS(proof options)) || sha256(JCS(document without proof))``."""
+    unsecured = {k: v for k, v in document.items() if k != "proof"}
+    options = {k: v for k, v in proof_options.items() if k != "proofValue"}
+    return (
+        hashlib.sha256(canonicalize(options)).digest()
+        + hashlib.sha256(canonicalize(unsecured)).digest()
+    )
+
+
+def create_proof(
+    document: dict[str, Any],
+    key: ed25519.Ed25519PrivateKey,
+    verification_method: str,
+    *,
+    proof_purpose: str = "assertionMethod",
+    created: str | None = None,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """Return a copy of ``document`` with an ``eddsa-jcs-2022`` proof added.
+
+    The proof copies the document's ``@context`` (as FEP-8b32 shows).  ``created``
+    defaults to ``now`` as an XML Schema dateTime in UTC.
+
+    :raises ProofError: when the document already has a proof or is not JCS-serialisable.
+    """
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise ProofError("eddsa-jcs-2022 needs an Ed25519 private key")
+    if "proof" in document:
+        raise ProofError("document already has a proof; proof sets are not created here")
+    options: dict[str, Any] = {}
+    if "@context" in document:
+        options["@context"] = document["@context"]
+    options.update(
+        type="DataIntegrityProof",
+        cryptosuite=CRYPTOSUITE,
+        verificationMethod=verification_method,
+        proofPurpose=proof_purpose,
+        created=created or _timestamp(time.time() if now is None else now),
+    )
+    signature = key.sign(hash_data(document, options))
+    return {**document, "proof": {**options, "proofValue": multibase_encode(signature)}}
+
+
+@dataclass(frozen=True, slots=True)
+class DataIntegrityProof:
+    """A parsed proof: what the caller needs to find the key."""
+
+    verification_method: str
+    proof_purpose: str
+    created: str | None
+    #: The proof object as found (including ``proofValue``).
+    proof: dict[str, Any]
+    signature: bytes
+
+
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    try:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            return parts.scheme, parts.hostname.lower(), parts.port
+    except ValueError:
+        return None
+    return None
+
+
+def parse_proof(document: dict[str, Any]) -> DataIntegrityProof:
+    """Parse the document's single ``eddsa-jcs-2022`` proof (pure).
+
+    :raises ProofError: when there is no proof, several, or a malformed one.
+    """
+    proof = document.get("proof")
+    if isinstance(proof, list):
+        if len(proof) != 1:
+            raise ProofError(f"document has {len(proof)} proofs; exactly one is supported")
+        proof = proof[0]
+    if not isinstance(proof, dict):
+        raise ProofError("document has no proof object")
+    if proof.get("type") != "DataIntegrityProof":
+        raise ProofError(f"proof type {proof.get('type')!r} is not DataIntegrityProof")
+    if proof.get("cryptosuite") != CRYPTOSUITE:
+        raise ProofError(f"proof cryptosuite {proof.get('cryptosuite')!r} is not {CRYPTOSUITE}")
+    method, purpose = proof.get("verificationMethod"), proof.get("proofPurpose")
+    if not isinstance(method, str) or not method:
+        raise ProofError("proof has no verificationMethod string")
+    if not isinstance(purpose, str):
+        raise ProofError("proof has no proofPurpose string")
+    value = proof.get("proofValue")
+    if not isinstance(value, str):
+        raise ProofError("proof has no proofValue string")
+    try:
+        signature = multibase_decode(value, what="proofValue")
+    except KeyFormatError as exc:
+        raise ProofError(str(exc)) from None
+    if len(signature) != 64:
+        raise ProofError(f"proofValue decodes to {len(signature)} bytes, not 64")
+    created = proof.get("created")
+    if created is not None and not isinstance(created, str):
+        raise ProofError("proof created is not a string")
+    return DataIntegrityProof(method, purpose, created, proof, signature)
+
+
+def verify_proof(
+    document: dict[str, Any],
+    proof: DataIntegrityProof,
+    key: PublicKey,
+    *,
+    proof_purpose: str = "assertionMethod",
+    check_origin: bool = True,
+) -> dict[str, Any]:
+    """Verify a parsed proof and return the document without it (pure).
+
+    Checks the purpose, that a proof ``@context`` is a prefix of the document's, that the
+    verification method has the same origin as the document ``id`` (FEP-8b32; skipped when
+    either is not an http(s) URL or ``check_origin`` is off), then the signature.
+
+    :raises ProofError: saying which check failed.
+    """
+    if proof.proof_purpose != proof_purpose:
+        raise ProofError(f"proofPurpose is {proof.proof_purpose!r}, expected {proof_purpose!r}")
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        raise ProofError("eddsa-jcs-2022 needs an Ed25519 verification key")
+    if "@context" in proof.proof:
+        proof_ctx = proof.proof["@context"]
+        doc_ctx = document.get("@context")
+        proof_list = proof_ctx if isinstance(proof_ctx, list) else [proof_ctx]
+        doc_list = doc_ctx if isinstance(doc_ctx, list) else [doc_ctx]
+        if doc_list[: len(proof_list)] != proof_list:
+            raise ProofError("proof @context is not a prefix of the document @context")
+    doc_id = document.get("id")
+    if check_origin and isinstance(doc_id, str):
+        doc_origin, key_origin = _origin(doc_id), _origin(proof.verification_method)
+        if doc_origin and key_origin and doc_origin != key_origin:
+            method = proof.verification_method
+            raise ProofError(f"verificationMethod {method!r} is not on the origin of {doc_id!r}")
+    try:
+        key.verify(proof.signature, hash_data(document, proof.proof))
+    except InvalidSignature:
+        raise ProofError(
+            f"proof by {proof.verification_method!r} does not verify over the document"
+        ) from None
+    return {k: v for k, v in document.items() if k != "proof"}
+
+
+__all__ = [
+    "CRYPTOSUITE",
+    "hash_data",
+    "create_proof",
+    "DataIntegrityProof",
+    "parse_proof",
+    "verify_proof",
+]

@@ -1,0 +1,247 @@
+"""Parsing the RFC 9421 fields: ``Signature-Input``, ``Signature``, ``Accept-Signature``.
+
+Labels and parameters must be unique (a repeat is a parser-differential risk and is
+refused).  The common shape - one label, plain component names, canonical parameters - is
+parsed by a single regular expression; everything else by the general structured-field
+parser, and property tests pin the two to the same result.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
+
+from activitypub_kit.errors import MalformedSignatureError, MissingSignatureError
+from activitypub_kit.signatures.components import serialize_component_id
+from activitypub_kit.signatures.message import HttpMessage
+from activitypub_kit.signatures.sfv import (
+    BareItem,
+    InnerList,
+    Item,
+    Token,
+    parse_dictionary,
+    parse_item,
+    serialize_member,
+)
+
+# Fast path for the overwhelmingly common shape: one label, plain component names without
+# parameters, and integer or escape-free string parameters in canonical form (so the text
+# as sent *is* its re-serialisation).  Anything else goes through the full parser.
+_FAST_KEY = r"[a-z*][a-z0-9_\-.*]*"
+_FAST_INPUT = re.compile(
+    rf'({_FAST_KEY})=\(((?:"[a-z0-9@_\-.]+"(?: "[a-z0-9@_\-.]+")*)?)\)'
+    rf'((?:;{_FAST_KEY}=(?:-?(?:0|[1-9][0-9]{{0,14}})|"[\x20\x21\x23-\x5b\x5d-\x7e]*"))*)'
+)
+_FAST_PARAM = re.compile(rf';({_FAST_KEY})=(?:(-?[0-9]+)|"([^"]*)")')
+
+
+class MessageSignature(NamedTuple):
+    """One parsed RFC 9421 signature (a label of ``Signature-Input`` + ``Signature``)."""
+
+    label: str
+    #: Covered component identifiers, in order.
+    components: tuple[Item, ...]
+    #: The signature parameters, in order (``created``, ``keyid``, ``alg``, ...).
+    params: dict[str, BareItem]
+    signature: bytes
+    #: The serialised ``@signature-params`` value.
+    params_value: str
+    #: The covered component identifiers, serialised (``"@method"``, ...).
+    covered: tuple[str, ...]
+
+    @property
+    def key_id(self) -> str | None:
+        """The ``keyid`` parameter."""
+        value = self.params.get("keyid")
+        return value if isinstance(value, str) else None
+
+    @property
+    def algorithm(self) -> str | None:
+        """The ``alg`` parameter, if sent."""
+        value = self.params.get("alg")
+        return value if isinstance(value, str) else None
+
+    @property
+    def created(self) -> int | None:
+        """The ``created`` parameter."""
+        value = self.params.get("created")
+        return value if type(value) is int else None
+
+    @property
+    def expires(self) -> int | None:
+        """The ``expires`` parameter."""
+        value = self.params.get("expires")
+        return value if type(value) is int else None
+
+    @property
+    def tag(self) -> str | None:
+        """The ``tag`` parameter."""
+        value = self.params.get("tag")
+        return value if isinstance(value, str) else None
+
+
+_PARAM_TYPES: dict[str, type] = {
+    "created": int, "expires": int, "nonce": str, "alg": str, "keyid": str, "tag": str
+}  # fmt: skip
+
+
+def _inner_list(member: object, label: str, field_name: str) -> InnerList:
+    if not isinstance(member, InnerList):
+        raise MalformedSignatureError(f"{field_name} {label!r} is not an inner list")
+    for item in member.items:
+        if not isinstance(item.value, str) or isinstance(item.value, Token):
+            raise MalformedSignatureError(f"{field_name} {label!r} has a non-string component")
+    for name, value in member.params.items():
+        wanted = _PARAM_TYPES.get(name)
+        if wanted is not None and (
+            type(value) is not wanted if wanted is int else not isinstance(value, str)
+        ):
+            raise MalformedSignatureError(f"{field_name} {label!r} parameter {name} has a bad type")
+    return member
+
+
+def _parse_fast(raw_input: str, raw_sig: str) -> MessageSignature | None:
+    match = _FAST_INPUT.fullmatch(raw_input)
+    if match is None:
+        return None
+    label = match.group(1)
+    raw_sig = raw_sig.strip(" ")
+    prefix = len(label) + 2
+    if raw_sig[:prefix] != label + "=:" or raw_sig[-1:] != ":" or len(raw_sig) < prefix + 1:
+        return None
+    names = match.group(2)
+    idents = tuple(names.split(" ")) if names else ()
+    params: dict[str, BareItem] = {}
+    found = _FAST_PARAM.findall(match.group(3))
+    for name, number, text in found:
+        params[name] = int(number) if number else text
+    if len(params) != len(found):
+        return None  # a repeated parameter: let the full parser report it
+    for name, value in params.items():
+        wanted = _PARAM_TYPES.get(name)
+        if wanted is not None and type(value) is not wanted:
+            return None
+    try:
+        signature = binascii.a2b_base64(raw_sig[prefix:-1], strict_mode=True)
+    except binascii.Error:
+        return None
+    items = tuple([Item(ident[1:-1]) for ident in idents])
+    return MessageSignature(label, items, params, signature, raw_input[len(label) + 1 :], idents)
+
+
+def parse_rfc9421(message: HttpMessage) -> list[MessageSignature]:
+    """Parse every signature of ``message`` (pure; no key needed).
+
+    :raises MissingSignatureError: when there is no ``Signature-Input``.
+    :raises MalformedSignatureError: on malformed fields, duplicate labels or parameters,
+        or a label present in one field but not the other.
+    """
+    raw_input = message.headers.get("signature-input")
+    if raw_input is None:
+        raise MissingSignatureError("message has no Signature-Input header")
+    raw_sig = message.headers.get("signature")
+    if raw_sig is None:
+        raise MissingSignatureError("message has Signature-Input but no Signature header")
+    fast = _parse_fast(raw_input, raw_sig)
+    if fast is not None:
+        return [fast]
+    return _parse_full(raw_input, raw_sig)
+
+
+def _parse_full(raw_input: str, raw_sig: str) -> list[MessageSignature]:
+    inputs = parse_dictionary(raw_input, "Signature-Input", unique=True)
+    values = parse_dictionary(raw_sig, "Signature", unique=True)
+    result = []
+    for label, member in inputs.items():
+        inner = _inner_list(member, label, "Signature-Input")
+        sig = values.get(label)
+        if sig is None:
+            raise MalformedSignatureError(f"Signature has no value for label {label!r}")
+        if not isinstance(sig, Item) or not isinstance(sig.value, bytes):
+            raise MalformedSignatureError(f"Signature {label!r} is not a byte sequence")
+        items = tuple(inner.items)
+        result.append(
+            MessageSignature(
+                label,
+                items,
+                dict(inner.params),
+                sig.value,
+                serialize_member(inner),
+                tuple(serialize_component_id(c) for c in items),
+            )
+        )
+    for label in values:
+        if label not in inputs:
+            raise MalformedSignatureError(f"Signature label {label!r} has no Signature-Input")
+    return result
+
+
+@lru_cache(maxsize=512)
+def parsed_component(text: str) -> tuple[str, tuple[tuple[str, BareItem], ...], str]:
+    """Parse a component identifier once: (name, parameters, canonical serialisation).
+
+    A bare name without parameters (``@method``, ``content-digest``) is accepted too.
+    """
+    if '"' not in text and ";" not in text:
+        text = f'"{text.strip()}"'
+    item = parse_item(text, "component identifier")
+    if not isinstance(item.value, str) or isinstance(item.value, Token):
+        raise MalformedSignatureError(f"component identifier {text!r} is not a quoted string")
+    return item.value, tuple(item.params.items()), serialize_component_id(item)
+
+
+# --- Accept-Signature ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureRequest:
+    """One member of ``Accept-Signature``: what the peer asks us to sign."""
+
+    label: str
+    components: tuple[str, ...]
+    params: dict[str, BareItem]
+
+    @property
+    def key_id(self) -> str | None:
+        """The requested ``keyid``, if any."""
+        value = self.params.get("keyid")
+        return value if isinstance(value, str) else None
+
+    @property
+    def algorithm(self) -> str | None:
+        """The requested ``alg``, if any."""
+        value = self.params.get("alg")
+        return value if isinstance(value, str) else None
+
+
+def parse_accept_signature(value: str) -> list[SignatureRequest]:
+    """Parse an ``Accept-Signature`` field.
+
+    :raises MalformedSignatureError: when it is not a dictionary of inner lists.
+    """
+    requests = []
+    for label, member in parse_dictionary(value, "Accept-Signature", unique=True).items():
+        inner = _inner_list(member, label, "Accept-Signature")
+        comps = tuple(serialize_component_id(i) for i in inner.items)
+        requests.append(SignatureRequest(label, comps, dict(inner.params)))
+    return requests
+
+
+def accept_signature(components: Sequence[str], *, label: str = "sig1", **params: BareItem) -> str:
+    """Build an ``Accept-Signature`` value asking for ``components`` (and parameters)."""
+    items = [parse_item(c, "component identifier") for c in components]
+    return f"{label}={serialize_member(InnerList(items, dict(params)))}"
+
+
+__all__ = [
+    "MessageSignature",
+    "parse_rfc9421",
+    "parsed_component",
+    "SignatureRequest",
+    "parse_accept_signature",
+    "accept_signature",
+]
