@@ -145,3 +145,19 @@ async def store_factory(
 def anyio_backend() -> str:
     """Storage tests run on asyncio (psycopg and redis-py need it)."""
     return "asyncio"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Repeat the crash and multi-process figures (``storage_report`` properties)."""
+    lines = [
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for key, value in getattr(report, "user_properties", ())
+        if key == "storage_report"
+    ]
+    if lines:
+        terminalreporter.section("storage: crash and multi-process tests")
+        for line in lines:
+            terminalreporter.line(line)
