@@ -29,6 +29,9 @@ _ENQUEUE = (
     " VALUES (%(q)s, %(id)s, %(body)s, %(ok)s, %(now)s, %(vis)s, %(ok)s::text IS NULL OR"
     " NOT EXISTS (SELECT 1 FROM {s}.apk_queue WHERE queue = %(q)s AND ordering_key = %(ok)s))"
 )
+_ENQUEUE_NOTIFY = (
+    f"WITH ins AS ({_ENQUEUE}) SELECT pg_notify(%(chan)s, %(payload)s) WHERE %(payload)s <> ''"
+)
 _CLAIM = (
     "WITH c AS (SELECT seq FROM {s}.apk_queue WHERE queue = %(q)s AND head"
     " AND visible_at <= %(now)s ORDER BY visible_at, seq LIMIT %(n)s FOR UPDATE SKIP LOCKED)"
@@ -101,6 +104,14 @@ class PostgresQueue:
         check_name(ordering_key, "ordering_key")
         check_name(dedup_key, "dedup_key")
         now, mid, q = self._clock(), uuid.uuid4().hex, self.db.q
+        if ordering_key is None and dedup_key is None:
+            # One statement, one round trip; the NOTIFY is sent when it commits.
+            payload = self._payload if delay == 0 else ""
+            fast: dict[str, object] = {"q": self.name, "id": mid, "body": text, "ok": None}
+            fast.update(now=now, vis=now + delay, chan=CHANNEL, payload=payload)
+            async with self.db.connection() as conn:
+                await conn.execute(q(_ENQUEUE_NOTIFY), fast)
+            return mid
         async with self.db.connection() as conn, conn.transaction():
             if ordering_key is not None:
                 await conn.execute(_LOCK_KEY, (self._lock_name(ordering_key),))
@@ -190,6 +201,13 @@ class PostgresQueue:
 
     async def _finish(self, message: Message, dead_reason: str | None) -> bool:
         now, q = self._clock(), self.db.q
+        if message.ordering_key is None and dead_reason is None:
+            async with self.db.connection() as conn:  # one statement, one round trip
+                cur = await conn.execute(
+                    q(_FINISH.replace("%s RETURNING", "%s AND ordering_key IS NULL RETURNING")),
+                    (self.name, message.id, message.lease_token),
+                )
+                return cur.rowcount == 1
         async with self.db.connection() as conn, conn.transaction():
             if message.ordering_key is not None:
                 await conn.execute(_LOCK_KEY, (self._lock_name(message.ordering_key),))

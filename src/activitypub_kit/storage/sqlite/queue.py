@@ -114,7 +114,10 @@ class SqliteQueue:
             )
             return mid
 
-        result = await self.db.run(lambda conn: transaction(conn, work))
+        if dedup_key is None:  # a single INSERT is atomic on its own
+            result = await self.db.run(work)
+        else:
+            result = await self.db.run(lambda conn: transaction(conn, work))
         if result is not None:
             self._wake()
         return result
@@ -169,6 +172,18 @@ class SqliteQueue:
                 )
             return True
 
+        if message.ordering_key is None and dead_reason is None:
+            done = await self.db.run(
+                lambda conn: (
+                    conn.execute(
+                        "DELETE FROM apk_queue WHERE queue = ? AND id = ? AND lease_token = ? "
+                        "AND ordering_key IS NULL",
+                        (self.name, message.id, message.lease_token),
+                    ).rowcount
+                    == 1
+                )
+            )
+            return done
         done = await self.db.run(lambda conn: transaction(conn, work))
         if done and message.ordering_key is not None:
             self._wake()
