@@ -43,7 +43,7 @@ def test_values_round_trip(value: object) -> None:
 
 
 def test_errors_say_what_was_wrong() -> None:
-    with pytest.raises(SerializationError, match="message body is not JSON-serialisable: .*set"):
+    with pytest.raises(SerializationError, match=r"message body is not JSON-serialisable: .*set"):
         encode({"a": {1}}, limit=100, what="message body")  # type: ignore[dict-item]
     with pytest.raises(SerializationError, match="Out of range float"):
         encode([float("nan")], limit=100)
