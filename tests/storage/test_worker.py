@@ -7,7 +7,7 @@ from typing import Any
 import anyio
 import pytest
 
-from activitypub_kit.storage import Message, MessageQueue, RetryPolicy, Worker
+from activitypub_kit.storage import Message, MessageQueue, RetryLater, RetryPolicy, Worker
 from activitypub_kit.testing import FakeClock, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -206,7 +206,7 @@ async def test_message_that_keeps_losing_its_lease_is_dead_lettered(
     async def handler(message: Message) -> None:
         calls.append(message)
 
-    worker = Worker(queue, handler, poll_wait=0.05, retry=RetryPolicy(max_attempts=1))
+    worker = Worker(queue, handler, poll_wait=0.05, max_deliveries=1)
     async with anyio.create_task_group() as tg:
         tg.start_soon(worker.run)
 
@@ -218,3 +218,37 @@ async def test_message_that_keeps_losing_its_lease_is_dead_lettered(
     assert calls == []
     (letter,) = await queue.dead_letters()
     assert (letter.id, letter.reason) == (first.id, "delivered 2 times without being acked")
+
+
+async def test_retry_later_keeps_the_place_and_skips_the_policy(queue_factory: Any) -> None:
+    clock = FakeClock()
+    queue = await queue_factory(clock=clock)
+    await queue.enqueue("first", ordering_key="host")
+    await queue.enqueue("second", ordering_key="host")
+    seen: list[tuple[Any, int]] = []
+
+    async def handler(message: Message) -> None:
+        seen.append((message.body, message.attempts))
+        if message.body == "first" and message.attempts < 3:
+            raise RetryLater(600, "429 Too Many Requests")
+
+    # max_attempts=1: a *failure* would dead-letter at once; RetryLater is not a failure.
+    worker = Worker(queue, handler, poll_wait=0.05, retry=RetryPolicy(max_attempts=1))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(worker.run)
+        for expected in (1, 2):
+
+            async def asked_later(expected: int = expected) -> bool:
+                return worker.stats.retried_later == expected
+
+            await wait_until(asked_later)
+            assert (await queue.stats()).ready == 0  # "second" waits behind "first"
+            clock.advance(600)
+
+        async def both_done() -> bool:
+            return worker.stats.handled == 2
+
+        await wait_until(both_done)
+        await worker.stop()
+    assert seen == [("first", 1), ("first", 2), ("first", 3), ("second", 1)]
+    assert worker.stats.dead_lettered == 0

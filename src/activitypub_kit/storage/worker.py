@@ -25,6 +25,19 @@ logger = logging.getLogger("activitypub_kit.storage.worker")
 Handler = Callable[[Message], Awaitable[None]]
 
 
+class RetryLater(Exception):  # noqa: N818 - a request, not an error
+    """Raised by a handler: deliver this message again after ``delay`` seconds.
+
+    The message is nacked with exactly that delay and keeps its place at the head of its
+    ordering key.  This is the handler's own decision, so the :class:`RetryPolicy` is not
+    consulted; only the worker's ``max_deliveries`` bound still applies.
+    """
+
+    def __init__(self, delay: float, reason: str = "") -> None:
+        self.delay = check_seconds(delay, "RetryLater delay")
+        super().__init__(reason or f"retry in {self.delay} s")
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Exponential backoff with a cap, then a dead letter after ``max_attempts``.
@@ -53,6 +66,7 @@ class WorkerStats:
     handled: int = 0
     failed: int = 0
     retried: int = 0
+    retried_later: int = 0
     dead_lettered: int = 0
     lost_leases: int = 0
     released: int = 0
@@ -68,9 +82,12 @@ class Worker:
     - ``handler_timeout``: a handler still running after this long is cancelled and its
       message retried by the policy (``None``: no limit);
     - ``poll_wait``: how long one receive waits for messages;
-    - ``retry``: decides retry delays and when to dead-letter; a message delivered more than
-      ``retry.max_attempts`` times (because leases kept expiring, e.g. it crashes its worker)
-      is dead-lettered without running the handler again.
+    - ``retry``: decides retry delays and when to dead-letter after a handler failure
+      (an exception or a timeout); a handler that raises :class:`RetryLater` chooses its
+      own delay instead;
+    - ``max_deliveries``: a message handed out more often than this, whatever the reason
+      (its leases kept expiring because it crashes its worker, or it keeps asking to be
+      retried later), is dead-lettered without running the handler again.
     """
 
     def __init__(
@@ -83,6 +100,7 @@ class Worker:
         handler_timeout: float | None = 300.0,
         poll_wait: float = 5.0,
         retry: RetryPolicy | None = None,
+        max_deliveries: int = 100,
     ) -> None:
         self.queue = queue
         self.handler = handler
@@ -93,6 +111,7 @@ class Worker:
         self.handler_timeout = handler_timeout
         self.poll_wait = check_seconds(poll_wait, "poll_wait")
         self.retry = _check_policy(retry or RetryPolicy())
+        self.max_deliveries = check_count(max_deliveries, "max_deliveries")
         self.stats = WorkerStats()
         self._stopping = anyio.Event()
         self._stopped = anyio.Event()
@@ -167,7 +186,7 @@ class Worker:
     async def _handle(self, message: Message) -> None:
         self.stats.in_flight += 1
         try:
-            if message.attempts > self.retry.max_attempts:
+            if message.attempts > self.max_deliveries:
                 reason = f"delivered {message.attempts} times without being acked"
                 await self._settle(self.queue.dead_letter(message, reason=reason), "dead")
                 return
@@ -200,6 +219,9 @@ class Worker:
             return
         if error is None:
             await self._settle(self.queue.ack(message), "handled")
+            return
+        if isinstance(error, RetryLater):
+            await self._settle(self.queue.nack(message, delay=error.delay), "later")
             return
         self.stats.failed += 1
         if isinstance(error, TimeoutError):
@@ -244,6 +266,8 @@ class Worker:
             self.stats.handled += 1
         elif counter == "retried":
             self.stats.retried += 1
+        elif counter == "later":
+            self.stats.retried_later += 1
         elif counter == "dead":
             self.stats.dead_lettered += 1
         else:
@@ -256,4 +280,4 @@ def _check_policy(policy: RetryPolicy) -> RetryPolicy:
     return policy
 
 
-__all__ = ["Handler", "RetryPolicy", "Worker", "WorkerStats"]
+__all__ = ["Handler", "RetryLater", "RetryPolicy", "Worker", "WorkerStats"]
