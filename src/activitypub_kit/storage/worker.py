@@ -119,9 +119,13 @@ class Worker:
         self._handlers_scope: anyio.CancelScope | None = None
         self._receive_scope: anyio.CancelScope | None = None
         self._idle: anyio.Event | None = None
+        self._running = False
 
     async def run(self) -> None:
         """Receive and handle messages until :meth:`stop`; returns once all are settled."""
+        if self._running:
+            raise RuntimeError("this Worker is already running")
+        self._running = True
         try:
             async with anyio.create_task_group() as handlers:
                 self._handlers_scope = handlers.cancel_scope
@@ -169,6 +173,8 @@ class Worker:
         once.  Returns when :meth:`run` has returned.
         """
         self._stopping.set()
+        if not self._running:
+            return
         if self._receive_scope is not None:
             self._receive_scope.cancel()
         with anyio.move_on_after(grace):

@@ -160,7 +160,19 @@ class PostgresQueue:
             remaining = deadline - time.monotonic()
             if rows or remaining <= 0:
                 return [Message(r[1], decode(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
-            await self._wait(min(remaining, self.poll_interval))
+            await self._wait(min(remaining, self.poll_interval, await self._until_next_due()))
+
+    async def _until_next_due(self) -> float:
+        """Seconds until the next delayed message or lease comes due (index lookup)."""
+        async with self.db.connection() as conn:
+            cur = await conn.execute(
+                self.db.q("SELECT min(visible_at) FROM {s}.apk_queue WHERE queue = %s AND head"),
+                (self.name,),
+            )
+            row = await cur.fetchone()
+        if row is None or row[0] is None:
+            return self.poll_interval
+        return max(float(row[0]) - self._clock(), 0.001)
 
     async def _wait(self, seconds: float) -> None:
         """Wait for a NOTIFY on this queue, at most ``seconds`` seconds.

@@ -120,7 +120,18 @@ class RedisQueue:
                 return [
                     Message(r[0], decode(r[3]), int(r[2]), r[1], r[4], float(r[5])) for r in rows
                 ]
-            await self._wait(min(remaining, self.poll_interval))
+            await self._wait(min(remaining, self.poll_interval, await self._until_next_due()))
+
+    async def _until_next_due(self) -> float:
+        """Seconds until the next delayed message or lease comes due (two O(1) reads)."""
+        async with self.conn.errors() as client, client.pipeline(transaction=False) as pipe:
+            pipe.zrange(self._k["ready"], 0, 0, withscores=True)
+            pipe.zrange(self._k["leased"], 0, 0, withscores=True)
+            heads = await pipe.execute()
+        dues = [float(found[0][1]) for found in heads if found]
+        if not dues:
+            return self.poll_interval
+        return max(min(dues) - self._clock(), 0.001)
 
     async def _wait(self, seconds: float) -> None:
         """Wait for a wake-up PUBLISH, at most ``seconds``; one task listens per object."""
