@@ -1,5 +1,8 @@
 """Workers in separate processes: SIGKILL mid-batch loses nothing; 4 processes share a queue.
 
+The multi-process test runs on SQLite too (4 processes on one file), beside the required
+PostgreSQL and Redis runs.
+
 Each worker process (``worker_process.py``) logs every handler run; the tests read the
 logs.  Duplicate counts are printed and recorded as test properties, and collected for the
 terminal summary by ``conftest.py`` (the ``storage_report`` property).
@@ -161,7 +164,7 @@ async def test_sigkill_mid_batch_loses_nothing(
         await setup.close()
 
 
-@pytest.mark.parametrize("backend", ["postgres", "redis"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgres", "redis"])
 async def test_four_processes_share_one_queue(
     backend: str,
     request: pytest.FixtureRequest,
