@@ -144,8 +144,17 @@ class SqliteQueue:
                 return [Message(r[1], decode(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
             if self._changed is None:
                 self._changed = anyio.Event()
+            changed = self._changed
+            (due,) = await self.db.run(
+                lambda conn: conn.execute(
+                    "SELECT min(visible_at) FROM apk_queue WHERE queue = ? AND head = 1",
+                    (self.name,),
+                ).fetchone()
+            )
+            if due is not None:
+                remaining = min(remaining, max(due - self._clock(), 0.001))
             with anyio.move_on_after(min(remaining, self.poll_interval)):
-                await self._changed.wait()
+                await changed.wait()
 
     async def _finish(self, message: Message, dead_reason: str | None) -> bool:
         now = self._clock()
