@@ -27,7 +27,14 @@ from activitypub_kit.storage.codec import (
 )
 from activitypub_kit.storage.memory import MemoryQueue, MemoryStore
 from activitypub_kit.storage.sqlite import SqliteDatabase, SqliteQueue, SqliteStore
-from activitypub_kit.storage.worker import Handler, RetryLater, RetryPolicy, Worker, WorkerStats
+from activitypub_kit.storage.worker import (
+    FailurePolicy,
+    Handler,
+    RetryLater,
+    RetryPolicy,
+    Worker,
+    WorkerStats,
+)
 
 if TYPE_CHECKING:
     from activitypub_kit.storage.postgres import PostgresDatabase, PostgresQueue, PostgresStore
@@ -68,6 +75,7 @@ __all__ = [
     "WorkerStats",
     "RetryPolicy",
     "RetryLater",
+    "FailurePolicy",
     "Handler",
     # backends
     "MemoryStore",

@@ -11,6 +11,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import anyio
 import anyio.abc
@@ -36,6 +37,14 @@ class RetryLater(Exception):  # noqa: N818 - a request, not an error
     def __init__(self, delay: float, reason: str = "") -> None:
         self.delay = check_seconds(delay, "RetryLater delay")
         super().__init__(reason or f"retry in {self.delay} s")
+
+
+class FailurePolicy(Protocol):
+    """Decides what a handler failure means; :class:`RetryPolicy` is the stock one."""
+
+    def delay(self, attempts: int, error: BaseException | None = None) -> float | None:
+        """Seconds before delivery ``attempts + 1``, or ``None`` to dead-letter now."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +91,9 @@ class Worker:
     - ``handler_timeout``: a handler still running after this long is cancelled and its
       message retried by the policy (``None``: no limit);
     - ``poll_wait``: how long one receive waits for messages;
-    - ``retry``: decides retry delays and when to dead-letter after a handler failure
-      (an exception or a timeout); a handler that raises :class:`RetryLater` chooses its
-      own delay instead;
+    - ``retry``: a :class:`FailurePolicy` deciding retry delays and when to dead-letter after
+      a handler failure (an exception or a timeout); a handler that raises
+      :class:`RetryLater` chooses its own delay instead;
     - ``max_deliveries``: a message handed out more often than this, whatever the reason
       (its leases kept expiring because it crashes its worker, or it keeps asking to be
       retried later), is dead-lettered without running the handler again.
@@ -99,7 +108,7 @@ class Worker:
         lease: float = 60.0,
         handler_timeout: float | None = 300.0,
         poll_wait: float = 5.0,
-        retry: RetryPolicy | None = None,
+        retry: FailurePolicy | None = None,
         max_deliveries: int = 100,
     ) -> None:
         self.queue = queue
@@ -110,7 +119,7 @@ class Worker:
             check_seconds(handler_timeout, "handler_timeout", positive=True)
         self.handler_timeout = handler_timeout
         self.poll_wait = check_seconds(poll_wait, "poll_wait")
-        self.retry = _check_policy(retry or RetryPolicy())
+        self.retry: FailurePolicy = _check_policy(retry or RetryPolicy())
         self.max_deliveries = check_count(max_deliveries, "max_deliveries")
         self.stats = WorkerStats()
         self._stopping = anyio.Event()
@@ -280,10 +289,12 @@ class Worker:
             self.stats.released += 1
 
 
-def _check_policy(policy: RetryPolicy) -> RetryPolicy:
+def _check_policy(policy: FailurePolicy) -> FailurePolicy:
+    if not isinstance(policy, RetryPolicy):
+        return policy
     if policy.max_attempts < 1 or not math.isfinite(policy.initial):
         raise InvalidArgumentError("retry policy needs max_attempts >= 1 and a finite delay")
     return policy
 
 
-__all__ = ["Handler", "RetryLater", "RetryPolicy", "Worker", "WorkerStats"]
+__all__ = ["FailurePolicy", "Handler", "RetryLater", "RetryPolicy", "Worker", "WorkerStats"]
