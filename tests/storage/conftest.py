@@ -142,6 +142,23 @@ async def store_factory(
 
 
 @pytest.fixture
+async def queue_of(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
+    """``queue_of(backend, **options)``: a fresh queue of any backend, closed afterwards."""
+    made: list[Factory] = []
+
+    async def make(backend: str, **options: Any) -> Any:
+        name = f"q-{uuid.uuid4().hex}"
+        factory = Factory(queue_builder(backend, request, tmp_path / backend, name))
+        (tmp_path / backend).mkdir(exist_ok=True)
+        made.append(factory)
+        return await factory(**options)
+
+    yield make
+    for factory in made:
+        await factory.close()
+
+
+@pytest.fixture
 def anyio_backend() -> str:
     """Storage tests run on asyncio (psycopg and redis-py need it)."""
     return "asyncio"

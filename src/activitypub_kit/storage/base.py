@@ -151,8 +151,9 @@ class MessageQueue(Protocol):
     ) -> list[Message]:
         """Lease up to ``max_messages`` visible messages for ``lease`` seconds.
 
-        With ``wait`` > 0, wait up to that many seconds for a message to become visible;
-        an empty list means none did.
+        Messages are leased in the order they became visible (enqueue order among equals)
+        and the batch is returned in enqueue order.  With ``wait`` > 0, wait up to that many
+        seconds for a message to become visible; an empty list means none did.
         """
         ...
 

@@ -193,7 +193,8 @@ class MemoryQueue:
         return entry.id
 
     def _claim(self, now: float, lease: float, limit: int) -> list[Message]:
-        out: list[Message] = []
+        """Lease the first ``limit`` visible heads; the batch is returned in enqueue order."""
+        out: list[tuple[int, Message]] = []
         while self._heap and len(out) < limit and self._heap[0][0] <= now:
             visible_at, _, mid = heapq.heappop(self._heap)
             entry = self._msgs.get(mid)
@@ -203,17 +204,16 @@ class MemoryQueue:
             entry.attempts += 1
             entry.visible_at = now + lease
             self._schedule(entry)
-            out.append(
-                Message(
-                    entry.id,
-                    decode(entry.body),
-                    entry.attempts,
-                    entry.token,
-                    entry.ordering_key,
-                    entry.enqueued_at,
-                )
+            message = Message(
+                entry.id,
+                decode(entry.body),
+                entry.attempts,
+                entry.token,
+                entry.ordering_key,
+                entry.enqueued_at,
             )
-        return out
+            out.append((entry.seq, message))
+        return [message for _, message in sorted(out, key=lambda pair: pair[0])]
 
     def _next_visible(self) -> float | None:
         while self._heap:

@@ -117,8 +117,9 @@ class RedisQueue:
                     rows = await self._receive(keys=keys, args=args)
             remaining = deadline - time.monotonic()
             if rows or remaining <= 0:
-                return [
-                    Message(r[0], decode(r[3]), int(r[2]), r[1], r[4], float(r[5])) for r in rows
+                return [  # ids are zero-padded sequence numbers: sorted = enqueue order
+                    Message(r[0], decode(r[3]), int(r[2]), r[1], r[4], float(r[5]))
+                    for r in sorted(rows, key=lambda r: str(r[0]))
                 ]
             await self._wait(min(remaining, self.poll_interval, await self._until_next_due()))
 
@@ -241,12 +242,13 @@ class RedisQueue:
         async with self.conn.errors() as client, client.pipeline(transaction=True) as pipe:
             pipe.zcard(self._k["all"])
             pipe.zcount(self._k["ready"], "-inf", now)
+            pipe.zcount(self._k["leased"], "-inf", now)  # expired leases: visible again
             pipe.zcount(self._k["leased"], f"({now!r}", "+inf")
             pipe.zcard(self._k["dead"])
             pipe.zrange(self._k["all"], 0, 0, withscores=True)
-            depth, ready, leased, dead, oldest = await pipe.execute()
+            depth, ready, expired, leased, dead, oldest = await pipe.execute()
         age = max(now - float(oldest[0][1]), 0.0) if oldest else None
-        return QueueStats(int(depth), int(ready), int(leased), int(dead), age)
+        return QueueStats(int(depth), int(ready) + int(expired), int(leased), int(dead), age)
 
     async def aclose(self) -> None:
         """Close the pub/sub connection and the client (if this queue created it)."""

@@ -39,13 +39,14 @@ if ARGV[6] == '1' then redis.call('PUBLISH', KEYS[9], '1') end
 return id
 """
 
-# Reclaim up to 100 expired leases, then lease the first ``n`` visible heads.
+# Move up to 100 expired leases back to ``ready`` (their holder's token stays valid until
+# someone else is handed the message, as on the SQL backends), then lease the first ``n``
+# visible heads.
 RECEIVE = """
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'WITHSCORES',
                            'LIMIT', 0, 100)
 for i = 1, #expired, 2 do
   redis.call('ZREM', KEYS[2], expired[i])
-  redis.call('HDEL', KEYS[3], expired[i])
   redis.call('ZADD', KEYS[1], expired[i + 1], expired[i])
 end
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0,
@@ -102,6 +103,7 @@ return 1
 RELEASE = """
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 if ARGV[4] == 'extend' then
+  redis.call('ZREM', KEYS[3], ARGV[1])
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 else
   redis.call('ZREM', KEYS[2], ARGV[1])
