@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -80,7 +81,8 @@ class WorkerStats:
     lost_leases: int = 0
     released: int = 0
     in_flight: int = 0
-    errors: list[str] = field(default_factory=list)
+    #: The last 100 storage errors met while receiving or settling (newest last).
+    errors: deque[str] = field(default_factory=lambda: deque(maxlen=100))
 
 
 class Worker:
