@@ -160,6 +160,7 @@ class Worker:
             for _ in range(free - len(messages)):
                 self._slots.release()
             for message in messages:
+                self.stats.in_flight += 1  # counted now, so stop() sees it at once
                 handlers.start_soon(self._handle, message)
 
     async def _receive(self, limit: int) -> list[Message]:
@@ -201,7 +202,6 @@ class Worker:
         return self._idle
 
     async def _handle(self, message: Message) -> None:
-        self.stats.in_flight += 1
         try:
             if message.attempts > self.max_deliveries:
                 reason = f"delivered {message.attempts} times without being acked"
