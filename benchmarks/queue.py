@@ -5,8 +5,11 @@
 
 Per backend:
 
-- cycle throughput: enqueue N messages, then receive (batches of 10) and ack them all, with
-  1 and with 4 consumers (each its own queue handle and connections), in messages/s;
+- cycle throughput: one producer enqueues N messages while consumers receive (batches of
+  10) and ack them, with 1 and with 4 consumers as tasks of this process (each its own
+  queue handle and connections), in messages/s;
+- drain throughput: receive+ack of 2N queued messages by 1 and by 4 consumer *processes*
+  (``_queue_consumer.py``; not for the in-memory backend), which is how workers scale;
 - dequeue latency: receive(1) + ack with a backlog of 100,000 messages and with an almost
   empty queue (median and p99, ms) — the ratio shows whether dequeue cost grows with the
   backlog;
@@ -36,6 +39,7 @@ import os
 import socket
 import sqlite3
 import statistics
+import subprocess
 import tempfile
 import time
 import uuid
@@ -44,6 +48,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import anyio
+import anyio.to_thread
 
 from activitypub_kit.storage import MemoryQueue, MessageQueue, SqliteQueue
 
@@ -188,6 +193,45 @@ async def cycle(backend: Backend, n: int, consumers: int) -> float:
     return n / (time.perf_counter() - start)
 
 
+CONSUMER = Path(__file__).with_name("_queue_consumer.py")
+
+
+async def drain_processes(backend: Backend, n: int, processes: int) -> float:
+    """receive+ack messages/s of ``processes`` consumer processes draining ``n`` messages."""
+    name = f"procs-{processes}-{uuid.uuid4().hex[:6]}"
+    queue = backend.queue(name)
+    await queue.stats()
+    await backend.bulk_fill(queue, n)
+    target, space = {
+        "sqlite": (str(backend.tmp / "bench.sqlite"), ""),
+        "postgres": (PG_URL, f"apk_bench_{backend.run}"),
+        "redis": (REDIS_URL, f"apk_bench_{backend.run}:"),
+    }[backend.kind]
+    argv = [sys.executable, str(CONSUMER), backend.kind, target, space, name]
+    children = [
+        subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # noqa: ASYNC220
+        for _ in range(processes)
+    ]
+    try:
+        for child in children:
+            assert child.stdout is not None
+            line = await anyio.to_thread.run_sync(child.stdout.readline)
+            assert line.strip() == "ready", line
+        go = time.time()
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        outputs = [(await anyio.to_thread.run_sync(child.communicate))[0] for child in children]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+    counts = [line.split() for line in outputs]
+    assert sum(int(count) for count, _ in counts) == n, counts
+    return n / (max(float(last) for _, last in counts) - go)
+
+
 async def latency(backend: Backend, backlog: int, samples: int) -> tuple[float, float]:
     """Median and p99 of receive(1) + ack, in ms, with ``backlog`` messages waiting."""
     queue = backend.queue(f"latency-{backlog}-{uuid.uuid4().hex[:6]}")
@@ -323,6 +367,9 @@ async def measure(kind: str, n: int, backlog: int, samples: int) -> dict[str, fl
             "cycle_1_consumer_msgs_per_s": await cycle(backend, n, 1),
             "cycle_4_consumers_msgs_per_s": await cycle(backend, n, 4),
         }
+        if kind != "memory":  # one process only
+            figures["drain_1_process_msgs_per_s"] = await drain_processes(backend, 2 * n, 1)
+            figures["drain_4_processes_msgs_per_s"] = await drain_processes(backend, 2 * n, 4)
         small = await latency(backend, 10, samples)
         large = await latency(backend, backlog, samples)
         figures["dequeue_latency_median_ms_small"] = small[0]
@@ -337,7 +384,12 @@ async def measure(kind: str, n: int, backlog: int, samples: int) -> dict[str, fl
 
 
 def ratios_of(figures: dict[str, float]) -> dict[str, float]:
-    return {
+    extra = {}
+    if "drain_1_process_msgs_per_s" in figures:
+        extra["drain_4_processes_vs_1"] = (
+            figures["drain_4_processes_msgs_per_s"] / figures["drain_1_process_msgs_per_s"]
+        )
+    return extra | {
         "cycle_1_vs_baseline": figures["cycle_1_consumer_msgs_per_s"]
         / figures["baseline_cycle_msgs_per_s"],
         "cycle_4_vs_1": figures["cycle_4_consumers_msgs_per_s"]
@@ -386,6 +438,15 @@ async def main(args: argparse.Namespace) -> None:
                 "msg/s",
                 f"1 consumer = {r['cycle_1_vs_baseline']:.2f} x baseline",
             ),
+            ("receive+ack, 1 consumer process", f.get("drain_1_process_msgs_per_s"), "msg/s", ""),
+            (
+                "receive+ack, 4 consumer processes",
+                f.get("drain_4_processes_msgs_per_s"),
+                "msg/s",
+                f"x{r['drain_4_processes_vs_1']:.2f} of 1 process"
+                if "drain_4_processes_vs_1" in r
+                else "",
+            ),
             ("dequeue+ack median, ~empty", f["dequeue_latency_median_ms_small"], "ms", ""),
             (
                 f"dequeue+ack median, {backlog}",
@@ -403,6 +464,8 @@ async def main(args: argparse.Namespace) -> None:
         ]
         print(f"\n{kind}  ({f['seconds']:.1f} s)")
         for label, value, unit, note in rows:
+            if value is None:
+                continue
             digits = 0 if unit == "msg/s" else 3
             print(f"  {label:40} {value:12.{digits}f} {unit:6} {note}")
 
