@@ -198,3 +198,65 @@ async def test_sqlite_file_locked_by_another_process(tmp_path: Path) -> None:
     assert [m.body for m in got] == ["kept", "after"]
     assert got[0].id == kept
     await queue.aclose()
+
+
+@pytest.mark.parametrize("kind", ["postgres", "redis"])
+async def test_worker_keeps_consuming_after_the_server_went_away(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    """A transient outage must not stop a worker for good (Fedify issue #581)."""
+    from activitypub_kit.storage import Message, Worker
+
+    if kind == "postgres":
+        from activitypub_kit.storage.postgres import PostgresDatabase, PostgresQueue
+
+        url, schema = request.getfixturevalue("postgres_url"), request.getfixturevalue("pg_schema")
+        proxy = Proxy(urlsplit(url).port or 5432)
+
+        def proxied() -> MessageQueue:
+            db = PostgresDatabase(via(url, proxy.port), schema=schema, timeout=1)
+            return PostgresQueue(db, name="outage", poll_interval=0.1)
+
+        direct: MessageQueue = PostgresQueue(url, schema=schema, name="outage")
+    else:
+        from activitypub_kit.storage.redis import RedisQueue
+
+        url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix")
+        proxy = Proxy(urlsplit(url).port or 6379)
+
+        def proxied() -> MessageQueue:
+            return RedisQueue(via(url, proxy.port), prefix=prefix, name="outage", poll_interval=0.1)
+
+        direct = RedisQueue(url, prefix=prefix, name="outage")
+    handled: list[Any] = []
+
+    async def handler(message: Message) -> None:
+        handled.append(message.body)
+
+    async with anyio.create_task_group() as tg:
+        await tg.start(proxy.serve)
+        queue = proxied()
+        worker = Worker(queue, handler, lease=5, poll_wait=0.2)
+        tg.start_soon(worker.run)
+        await direct.enqueue("before")
+
+        async def got(count: int) -> bool:
+            return len(handled) == count
+
+        await wait_until(lambda: got(1), within=30, message="first message handled")
+        await proxy.drop()  # the server "goes away": every connection fails
+
+        async def errors_seen() -> bool:
+            return len(worker.stats.errors) > 0
+
+        await wait_until(errors_seen, within=30, message="worker noticing the outage")
+        await direct.enqueue("during")
+        proxy.forward()
+        await wait_until(lambda: got(2), within=30, message="worker recovering")
+        await direct.enqueue("after")
+        await wait_until(lambda: got(3), within=30, message="worker still consuming")
+        await worker.stop()
+        await queue.aclose()
+        await direct.aclose()
+        tg.cancel_scope.cancel()
+    assert handled == ["before", "during", "after"]
