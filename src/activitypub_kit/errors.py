@@ -131,6 +131,53 @@ class StorageError(ActivityPubError):
     http_status = 503
 
 
+class SerializationError(StorageError, ValueError):
+    """A value given to a store or queue is not JSON-serialisable (nothing was stored)."""
+
+    http_status = 500
+
+
+class MessageTooLargeError(StorageError, ValueError):
+    """An encoded value is larger than the store's or queue's limit (nothing was stored).
+
+    :attr:`size` is the encoded size in bytes and :attr:`limit` the configured maximum.
+    """
+
+    http_status = 500
+
+    def __init__(self, message: str, *, size: int, limit: int) -> None:
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
+
+
+class InvalidKeyError(StorageError, ValueError):
+    """A key, key prefix, ordering key or deduplication key is malformed."""
+
+    http_status = 500
+
+
+class InvalidArgumentError(StorageError, ValueError):
+    """A storage call got an out-of-range argument (negative delay, zero lease, ...)."""
+
+    http_status = 500
+
+
+class StorageConnectionError(StorageError, ConnectionError):
+    """The backend is unreachable or the connection broke during an operation.
+
+    The operation may or may not have been applied; messages already enqueued are kept.
+    """
+
+
+class StorageClosedError(StorageConnectionError):
+    """The store or queue was used after :meth:`aclose`."""
+
+
+class SchemaVersionError(StorageError):
+    """The database holds a schema version this library does not know (it is newer)."""
+
+
 # --- delivery -------------------------------------------------------------------------
 
 
@@ -166,6 +213,13 @@ __all__ = [
     "ProofError",
     "FetchError",
     "StorageError",
+    "SerializationError",
+    "MessageTooLargeError",
+    "InvalidKeyError",
+    "InvalidArgumentError",
+    "StorageConnectionError",
+    "StorageClosedError",
+    "SchemaVersionError",
     "DeliveryError",
     "InboxError",
 ]

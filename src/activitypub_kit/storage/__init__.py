@@ -1,5 +1,91 @@
-"""Storage interfaces (key-value store, message queue) and their backends."""
+"""Storage interfaces (key-value store, message queue), their backends and the worker.
 
-from activitypub_kit.storage.base import JSONValue, Key, KeyValueStore
+The in-memory and SQLite backends need nothing beyond the standard library and anyio; the
+PostgreSQL and Redis ones are imported on first use and need the ``postgres`` / ``redis``
+extras.
+"""
 
-__all__ = ["JSONValue", "Key", "KeyValueStore"]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from activitypub_kit.storage.base import (
+    Clock,
+    DeadLetter,
+    JSONValue,
+    Key,
+    KeyValueStore,
+    Message,
+    MessageQueue,
+    QueueStats,
+)
+from activitypub_kit.storage.codec import (
+    DEFAULT_DEDUP_WINDOW,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_MAX_VALUE_BYTES,
+)
+from activitypub_kit.storage.memory import MemoryQueue, MemoryStore
+from activitypub_kit.storage.sqlite import SqliteDatabase, SqliteQueue, SqliteStore
+from activitypub_kit.storage.worker import (
+    FailurePolicy,
+    Handler,
+    RetryLater,
+    RetryPolicy,
+    Worker,
+    WorkerStats,
+)
+
+if TYPE_CHECKING:
+    from activitypub_kit.storage.postgres import PostgresDatabase, PostgresQueue, PostgresStore
+    from activitypub_kit.storage.redis import RedisQueue, RedisStore
+
+_LAZY = {
+    "PostgresDatabase": "activitypub_kit.storage.postgres",
+    "PostgresQueue": "activitypub_kit.storage.postgres",
+    "PostgresStore": "activitypub_kit.storage.postgres",
+    "RedisQueue": "activitypub_kit.storage.redis",
+    "RedisStore": "activitypub_kit.storage.redis",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the PostgreSQL and Redis backends only when first asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(module), name)
+
+
+__all__ = [
+    # interfaces and values
+    "JSONValue",
+    "Key",
+    "Clock",
+    "KeyValueStore",
+    "MessageQueue",
+    "Message",
+    "DeadLetter",
+    "QueueStats",
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "DEFAULT_MAX_VALUE_BYTES",
+    "DEFAULT_DEDUP_WINDOW",
+    # worker
+    "Worker",
+    "WorkerStats",
+    "RetryPolicy",
+    "RetryLater",
+    "FailurePolicy",
+    "Handler",
+    # backends
+    "MemoryStore",
+    "MemoryQueue",
+    "SqliteDatabase",
+    "SqliteStore",
+    "SqliteQueue",
+    "PostgresDatabase",
+    "PostgresStore",
+    "PostgresQueue",
+    "RedisStore",
+    "RedisQueue",
+]
