@@ -43,6 +43,9 @@ class Admission:
     state: CircuitState
     #: When the host may be tried again (epoch seconds), for a refused attempt.
     retry_at: float | None = None
+    #: Whether the breaker holds state for the host (recent failures); when ``False`` a
+    #: success need not be recorded, which saves a store write per healthy delivery.
+    tracked: bool = True
 
 
 class CircuitBreaker:
@@ -85,7 +88,7 @@ class CircuitBreaker:
         while True:
             raw = await self.store.get(key)
             if not isinstance(raw, dict) or raw.get("opened_at") is None:
-                return Admission(True, CircuitState.CLOSED)
+                return Admission(True, CircuitState.CLOSED, tracked=raw is not None)
             now = self.clock()
             reopen_at = self._reopen_at(raw)
             if now < reopen_at:
