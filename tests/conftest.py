@@ -9,6 +9,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+# The exported conformance suites use plain asserts: let pytest explain their failures.
+# This must run before any test module imports activitypub_kit.testing.
+pytest.register_assert_rewrite("activitypub_kit.testing")
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -13,9 +13,7 @@ from typing import Any
 
 import pytest
 
-pytest.register_assert_rewrite("activitypub_kit.testing")
-
-from activitypub_kit.storage import MemoryQueue, MemoryStore, SqliteQueue, SqliteStore  # noqa: E402
+from activitypub_kit.storage import MemoryQueue, MemoryStore, SqliteQueue, SqliteStore
 
 RUN = uuid.uuid4().hex[:10]
 
