@@ -1,0 +1,121 @@
+"""Real HTTP servers on loopback for tests: aiohttp.web on 127.0.0.1, port 0.
+
+Each :class:`LoopbackServer` answers from a table of handlers that a test fills in (also
+after start), logs every request it receives, and is stopped by the test (the ``servers``
+fixtures do it).  Host names in URLs (``a.test``) reach it through a
+:class:`~activitypub_kit.http.StaticResolver` mapping them to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Seen:
+    """One request as the server saw it."""
+
+    method: str
+    path_qs: str
+    headers: dict[str, str]
+    body: bytes = field(repr=False, default=b"")
+
+
+class LoopbackServer:
+    """An HTTP server on 127.0.0.1 whose answers a test decides."""
+
+    def __init__(self, host: str = "a.test") -> None:
+        self.host = host
+        self.handlers: dict[str, Handler] = {}
+        self.seen: list[Seen] = []
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def origin(self) -> str:
+        """``http://HOST:PORT`` (HOST resolves to 127.0.0.1 through the test resolver)."""
+        return f"http://{self.host}:{self.port}"
+
+    def url(self, path: str) -> str:
+        """Absolute URL of ``path`` on this server."""
+        return self.origin + path
+
+    def hits(self, path: str) -> int:
+        """How many requests reached ``path`` (query string included in the match)."""
+        return sum(1 for s in self.seen if s.path_qs == path)
+
+    async def start(self) -> LoopbackServer:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        self.seen.append(Seen(request.method, request.path_qs, dict(request.headers), body))
+        handler = self.handlers.get(request.path_qs) or self.handlers.get(request.path)
+        if handler is None:
+            return web.Response(status=404, text="not found")
+        return await handler(request)
+
+    # -- handler builders ------------------------------------------------------------
+
+    def on(self, path: str, handler: Handler) -> None:
+        self.handlers[path] = handler
+
+    def json(
+        self,
+        path: str,
+        document: Any,
+        *,
+        content_type: str = "application/activity+json",
+        status: int = 200,
+    ) -> None:
+        payload = json.dumps(document).encode()
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return web.Response(status=status, body=payload, headers={"Content-Type": content_type})
+
+        self.on(path, handler)
+
+    def redirect(self, path: str, location: str, status: int = 302) -> None:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return web.Response(status=status, headers={"Location": location})
+
+        self.on(path, handler)
+
+    def raw(self, path: str, body: bytes, headers: dict[str, str], status: int = 200) -> None:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return web.Response(status=status, body=body, headers=headers)
+
+        self.on(path, handler)
+
+    def gzip_json(self, path: str, document: Any, layers: int = 1) -> None:
+        body = json.dumps(document).encode()
+        for _ in range(layers):
+            body = gzip.compress(body)
+        encoding = ", ".join(["gzip"] * layers)
+        self.raw(
+            path,
+            body,
+            {"Content-Type": "application/activity+json", "Content-Encoding": encoding},
+        )
