@@ -14,7 +14,7 @@ from activitypub_kit.errors import (
     UrlRefusedError,
 )
 from activitypub_kit.http import HttpClient, HttpSettings
-from conftest import StartServer, resolver_with
+from loopback import StartServer, resolver_with
 
 pytestmark = pytest.mark.anyio
 

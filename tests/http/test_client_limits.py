@@ -24,7 +24,7 @@ from activitypub_kit.errors import (
     TooManyRedirectsError,
 )
 from activitypub_kit.http import FetchBudget, HttpClient, HttpSettings
-from conftest import StartServer, resolver_with
+from loopback import StartServer, resolver_with
 
 pytestmark = pytest.mark.anyio
 

@@ -8,7 +8,7 @@ import pytest
 
 from activitypub_kit.errors import KeyNotFoundError, KeyOwnerMismatchError
 from activitypub_kit.http import HttpClient, KeyResolver, PublicKey, Resolver
-from conftest import StartServer
+from loopback import StartServer
 
 pytestmark = pytest.mark.anyio
 
