@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,8 +36,9 @@ class Seen:
 class LoopbackServer:
     """An HTTP server on 127.0.0.1 whose answers a test decides."""
 
-    def __init__(self, host: str = "a.test") -> None:
+    def __init__(self, host: str = "a.test", ssl_context: ssl.SSLContext | None = None) -> None:
         self.host = host
+        self.ssl_context = ssl_context
         self.handlers: dict[str, Handler] = {}
         self.seen: list[Seen] = []
         self.port = 0
@@ -44,8 +46,9 @@ class LoopbackServer:
 
     @property
     def origin(self) -> str:
-        """``http://HOST:PORT`` (HOST resolves to 127.0.0.1 through the test resolver)."""
-        return f"http://{self.host}:{self.port}"
+        """``http(s)://HOST:PORT`` (HOST resolves to 127.0.0.1 through the test resolver)."""
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         """Absolute URL of ``path`` on this server."""
@@ -60,7 +63,7 @@ class LoopbackServer:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
         await site.start()
         server = site._server
         assert server is not None
@@ -129,7 +132,7 @@ class LoopbackServer:
 #: Test names that resolve to loopback, where the servers run.
 LOOPBACK_NAMES = ("a.test", "b.test", "c.test", "social.a.test", "localhost")
 
-StartServer = Callable[[str], Awaitable[LoopbackServer]]
+StartServer = Callable[..., Awaitable[LoopbackServer]]
 
 
 @pytest.fixture
@@ -142,8 +145,10 @@ async def start_server() -> AsyncIterator[StartServer]:
     """Start a loopback server for a host name; every server is stopped after the test."""
     started: list[LoopbackServer] = []
 
-    async def start(host: str = "a.test") -> LoopbackServer:
-        server = await LoopbackServer(host).start()
+    async def start(
+        host: str = "a.test", ssl_context: ssl.SSLContext | None = None
+    ) -> LoopbackServer:
+        server = await LoopbackServer(host, ssl_context).start()
         started.append(server)
         return server
 
@@ -164,3 +169,43 @@ async def client() -> AsyncIterator[HttpClient]:
     """A client allowed to reach loopback only, resolving test names to 127.0.0.1."""
     async with HttpClient(HttpSettings.for_local_testing(), resolver=resolver_with()) as c:
         yield c
+
+
+def self_signed_tls(tmp_dir: Any, *hosts: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A throwaway certificate for ``hosts``: (server context, client context trusting it)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in hosts]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = tmp_dir / "cert.pem"
+    key_path = tmp_dir / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_path, key_path)
+    client = ssl.create_default_context(cafile=str(cert_path))
+    return server, client

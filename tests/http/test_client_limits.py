@@ -8,6 +8,7 @@ import hashlib
 import json
 import zlib
 from collections.abc import Generator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ from activitypub_kit.errors import (
     TooManyRedirectsError,
 )
 from activitypub_kit.http import FetchBudget, HttpClient, HttpSettings
-from loopback import StartServer, resolver_with
+from loopback import StartServer, resolver_with, self_signed_tls
 
 pytestmark = pytest.mark.anyio
 
@@ -363,3 +364,46 @@ async def test_signed_get_is_resigned_on_every_hop(start_server: StartServer) ->
         assert response.json() == {"signed": True}
         unsigned = await client.get(a.url("/start"), auth=None)
     assert unsigned.status_code == 401
+
+
+async def test_https_redirect_to_http_is_a_refused_downgrade(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    server_tls, client_tls = self_signed_tls(tmp_path, "a.test")
+    secure = await start_server("a.test", server_tls)
+    plain = await start_server("a.test")
+    secure.json("/ok", {"tls": True}, content_type="application/json")
+    secure.redirect("/down", plain.url("/x"))
+    plain.json("/x", {"tls": False})
+    settings = HttpSettings.for_local_testing(verify=client_tls)
+    async with HttpClient(settings, resolver=resolver_with()) as client:
+        assert (await client.get(secure.url("/ok"))).json() == {"tls": True}
+        with pytest.raises(SchemeDowngradeError, match="from https to http"):
+            await client.get(secure.url("/down"))
+    assert plain.seen == []
+
+
+async def test_send_and_check_apply_the_same_rules(
+    start_server: StartServer, client: HttpClient
+) -> None:
+    server = await start_server("a.test")
+    server.json("/inbox", {"accepted": True}, status=202)
+    request = httpx.Request(
+        "POST", server.url("/inbox"), content=b"{}", headers={"Content-Type": "application/json"}
+    )
+    response = await client.send(request)
+    assert response.status_code == 202
+    assert server.seen[0].body == b"{}"
+    assert server.seen[0].headers["Content-Type"] == "application/json"
+    assert client.check("http://a.test/x#frag") == httpx.URL("http://a.test/x")
+    with pytest.raises(AddressRefusedError):
+        client.check("http://[::ffff:10.0.0.1]/")
+
+
+def test_settings_reject_nonsense() -> None:
+    with pytest.raises(ValueError, match="schemes"):
+        HttpSettings(schemes=frozenset({"ftp"}))
+    with pytest.raises(ValueError, match="positive"):
+        HttpSettings(read_timeout=0)
+    with pytest.raises(ValueError, match="does not appear to be"):
+        HttpSettings(allowed_networks=("not a network",))

@@ -150,3 +150,19 @@ async def test_rotated_key_is_refetched_once(start_server: StartServer, client: 
     assert await keys.verify(key_id, lambda key: False) is None
     assert server.hits("/users/alice") == 2
     assert (await keys.get_key(key_id, refresh=True)).public_key_pem == PEM_2
+
+
+async def test_key_of_an_actor_already_fetched_costs_no_request(
+    start_server: StartServer, client: HttpClient
+) -> None:
+    server = await start_server("a.test")
+    alice = server.url("/users/alice")
+    server.json(
+        "/users/alice",
+        actor(alice, {"id": alice + "#main-key", "owner": alice, "publicKeyPem": PEM_1}),
+    )
+    resolver = Resolver(client)
+    await resolver.fetch_actor(alice)
+    key = await KeyResolver(resolver).get_key(alice + "#main-key")
+    assert key.public_key_pem == PEM_1
+    assert server.hits("/users/alice") == 1

@@ -157,7 +157,7 @@ class KeyResolver:
 
     async def _fetch(self, key_id: str, *, refresh: bool) -> PublicKey:
         url, _fragment = urldefrag(key_id)
-        document = await self.resolver.fetch(url, refresh=True)
+        document = await self.resolver.fetch(url, refresh=refresh)
         embedded = next(
             (k for k in keys_of(document) if isinstance(k, dict) and k.get("id") == key_id),
             None,
