@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -157,6 +158,18 @@ async def measure(
     return figures, ratios
 
 
+def pin(sink_pid: int) -> None:
+    """Keep the client and the sink on different cores, when there are two to spare.
+
+    Without this the scheduler moves both processes around, and on a shared machine the
+    spread between runs swamps the differences being measured.
+    """
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cores) >= 2:
+        os.sched_setaffinity(0, {cores[0]})
+        os.sched_setaffinity(sink_pid, {cores[1]})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -167,6 +180,7 @@ def main() -> None:
     try:
         assert sink.stdout is not None
         port = int(sink.stdout.readline())
+        pin(sink.pid)
         figures, result = asyncio.run(measure(port, args.seconds, args.rounds))
     finally:
         sink.kill()

@@ -483,25 +483,33 @@ class HttpClient:
         return response
 
 
+def _stores_content_directly() -> bool:
+    """Whether this httpx keeps a read body in ``Response._content`` (checked once)."""
+    probe = httpx.Response(200, stream=httpx.ByteStream(b"probe"))
+    probe._content = b"probe"
+    try:
+        return probe.content == b"probe"
+    except httpx.ResponseNotRead:  # pragma: no cover - a future httpx layout
+        return False
+
+
+_FAST_CONTENT: Final = _stores_content_directly()
+
+
 def _set_content(response: httpx.Response, body: bytes) -> None:
     """Give ``response`` its already decoded body.
 
     httpx's generic ``read()`` runs the body through its decoder and chunker pipeline,
     which costs more than the rest of a small exchange; the body here is complete and
     decoded, so it is stored the way ``read()`` would store it.  Should httpx ever store
-    it differently, the public ``read()`` is used instead.
+    it differently (checked once at import), the public ``read()`` is used instead.
     """
-    response._content = body
-    response.is_stream_consumed = True
-    response.is_closed = True
-    try:
-        if response.content is body:
-            return
-    except httpx.ResponseNotRead:  # pragma: no cover - a future httpx layout
-        pass
-    response.is_stream_consumed = False  # pragma: no cover
-    response.is_closed = False  # pragma: no cover
-    response.read()  # pragma: no cover
+    if _FAST_CONTENT:
+        response._content = body
+        response.is_stream_consumed = True
+        response.is_closed = True
+    else:  # pragma: no cover - a future httpx layout
+        response.read()
 
 
 async def _read_body(raw: aiohttp.ClientResponse, limit: int, where: str) -> tuple[bytes, bool]:
