@@ -407,3 +407,14 @@ def test_settings_reject_nonsense() -> None:
         HttpSettings(read_timeout=0)
     with pytest.raises(ValueError, match="does not appear to be"):
         HttpSettings(allowed_networks=("not a network",))
+
+
+async def test_head_ignores_the_announced_length(
+    start_server: StartServer, client: HttpClient
+) -> None:
+    server = await start_server("a.test")
+    server.raw("/big", b"x" * (2 * 1024 * 1024), {"Content-Type": "text/plain"})
+    response = await client.request("HEAD", server.url("/big"))
+    assert response.status_code == 200
+    assert response.content == b""
+    assert int(response.headers["content-length"]) == 2 * 1024 * 1024

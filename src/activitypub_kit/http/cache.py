@@ -22,11 +22,28 @@ from activitypub_kit.storage.base import JSONValue, Key, KeyValueStore
 
 
 class _LocalStore:
-    """A minimal in-process :class:`KeyValueStore` (the default when none is given)."""
+    """A minimal in-process :class:`KeyValueStore` (the default when none is given).
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    It holds at most ``max_entries``: when full, expired entries go first, then the
+    oldest ones, so a flood of distinct URLs cannot grow it without bound.
+    """
+
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, max_entries: int = 10_000
+    ) -> None:
         self._data: dict[Key, tuple[str, float | None]] = {}
         self._clock = clock
+        self.max_entries = max_entries
+
+    def _make_room(self) -> None:
+        if len(self._data) < self.max_entries:
+            return
+        now = self._clock()
+        for key, (_text, expires) in list(self._data.items()):
+            if expires is not None and expires <= now:
+                del self._data[key]
+        while len(self._data) >= self.max_entries:
+            del self._data[next(iter(self._data))]
 
     def _live(self, key: Key) -> str | None:
         item = self._data.get(key)
@@ -44,6 +61,8 @@ class _LocalStore:
 
     async def set(self, key: Key, value: JSONValue, *, ttl: float | None = None) -> None:
         expires = None if ttl is None else self._clock() + ttl
+        self._data.pop(key, None)
+        self._make_room()
         self._data[key] = (json.dumps(value), expires)
 
     async def delete(self, key: Key) -> None:

@@ -440,7 +440,11 @@ class HttpClient:
                 timeout=timeout,
             ) as raw:
                 length = raw.content_length
-                if length is not None and length <= limit and "Content-Encoding" not in raw.headers:
+                if request.method == "HEAD":
+                    body, decoded = b"", False  # Content-Length describes a body not sent
+                elif (
+                    length is not None and length <= limit and "Content-Encoding" not in raw.headers
+                ):
                     body, decoded = await raw.read(), False  # the common case, inline
                 else:
                     body, decoded = await _read_body(raw, limit, where)
