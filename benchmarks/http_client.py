@@ -3,7 +3,9 @@
 A loopback sink (a minimal HTTP/1.1 server in a separate process, so it does not compete
 for the client's event loop) answers every POST with ``202 Accepted``.  Each client posts a
 small activity at concurrency 1, 16 and 64; rounds are interleaved and the median of each
-cell is reported, which keeps the comparison fair on a shared, noisy machine.
+cell is reported, which keeps the comparison fair on a shared, noisy machine.  Besides raw
+aiohttp (default settings: no read timeout), aiohttp with our 5/10/30 s timeouts is shown,
+since the per-read timer is a measurable part of the difference.
 
     python benchmarks/http_client.py            # table
     python benchmarks/http_client.py --json     # one JSON object
@@ -131,7 +133,27 @@ async def raw_aiohttp(url: str, concurrency: int, seconds: float) -> float:
         return await rate(post, concurrency, seconds)
 
 
-CLIENTS = {"activitypub_kit": ours, "httpx": httpx_pool, "aiohttp": raw_aiohttp}
+async def aiohttp_with_timeouts(url: str, concurrency: int, seconds: float) -> float:
+    """Raw aiohttp with the same 5/10/30 s timeouts as our client (read timer included)."""
+    timeout = aiohttp.ClientTimeout(total=30, sock_connect=5, sock_read=10)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        target = url.replace("sink.test", "127.0.0.1")
+
+        async def post() -> None:
+            async with session.post(target, data=ACTIVITY, headers=HEADERS) as response:
+                await response.read()
+                assert response.status == 202
+
+        await post()
+        return await rate(post, concurrency, seconds)
+
+
+CLIENTS = {
+    "activitypub_kit": ours,
+    "httpx": httpx_pool,
+    "aiohttp": raw_aiohttp,
+    "aiohttp_timeouts": aiohttp_with_timeouts,
+}
 
 
 async def measure(
@@ -153,6 +175,9 @@ async def measure(
             mine = got["activitypub_kit"]
             paired.setdefault(f"vs_aiohttp_c{concurrency}", []).append(mine / got["aiohttp"])
             paired.setdefault(f"vs_httpx_c{concurrency}", []).append(mine / got["httpx"])
+            paired.setdefault(f"vs_aiohttp_timeouts_c{concurrency}", []).append(
+                mine / got["aiohttp_timeouts"]
+            )
     figures = {key: round(statistics.median(v), 1) for key, v in samples.items()}
     ratios = {key: round(statistics.median(v), 3) for key, v in paired.items()}
     return figures, ratios
@@ -189,15 +214,22 @@ def main() -> None:
         print(json.dumps({"benchmark": "http_client", "figures": figures, "ratios": result}))
         return
     print("POSTs/s to a loopback sink (medians of interleaved rounds; ratios paired per round)")
-    columns = ("concurrency", "ours", "httpx", "aiohttp", "ours/aiohttp", "ours/httpx")
-    widths = (11, 9, 9, 9, 13, 11)
+    columns = ("conc", "ours", "httpx", "aiohttp", "aiohttp+t", "/aiohttp", "/aiohttp+t", "/httpx")
+    widths = (5, 8, 7, 8, 10, 9, 11, 7)
     print(" ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
     for c in CONCURRENCY:
-        print(
-            f"{c:>11} {figures[f'activitypub_kit_c{c}']:>9.0f} {figures[f'httpx_c{c}']:>9.0f}"
-            f" {figures[f'aiohttp_c{c}']:>9.0f} {result[f'vs_aiohttp_c{c}']:>13.2f}"
-            f" {result[f'vs_httpx_c{c}']:>11.2f}"
+        row = (
+            c,
+            f"{figures[f'activitypub_kit_c{c}']:.0f}",
+            f"{figures[f'httpx_c{c}']:.0f}",
+            f"{figures[f'aiohttp_c{c}']:.0f}",
+            f"{figures[f'aiohttp_timeouts_c{c}']:.0f}",
+            f"{result[f'vs_aiohttp_c{c}']:.2f}",
+            f"{result[f'vs_aiohttp_timeouts_c{c}']:.2f}",
+            f"{result[f'vs_httpx_c{c}']:.1f}",
         )
+        print(" ".join(f"{v:>{w}}" for v, w in zip(row, widths, strict=True)))
+    print("aiohttp+t = raw aiohttp with the same 5/10/30 s connect/read/total timeouts")
 
 
 if __name__ == "__main__":
