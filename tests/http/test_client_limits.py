@@ -418,3 +418,12 @@ async def test_head_ignores_the_announced_length(
     assert response.status_code == 200
     assert response.content == b""
     assert int(response.headers["content-length"]) == 2 * 1024 * 1024
+
+
+async def test_send_refuses_a_streaming_body(client: HttpClient) -> None:
+    async def chunks():  # type: ignore[no-untyped-def]
+        yield b"x"
+
+    request = httpx.Request("POST", "http://a.test/inbox", content=chunks())
+    with pytest.raises(ValueError, match="bytes"):
+        await client.send(request)

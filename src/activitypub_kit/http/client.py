@@ -183,7 +183,7 @@ class HttpClient:
         chosen_auth = self.auth if isinstance(auth, _UseDefault) else auth
         limit = max_body_size or self.settings.max_body_size
         total = total_timeout or self.settings.total_timeout
-        # A hair under ``total`` so that the first hop can use the prebuilt timeout.
+        # 1 ms of slack lets the first hop use the prebuilt timeout (aiohttp enforces it).
         deadline = asyncio.get_running_loop().time() + total + 1e-3
         target = self._target(url)
         budget = current_budget()
@@ -245,12 +245,16 @@ class HttpClient:
         max_body_size: int | None = None,
         total_timeout: float | None = None,
     ) -> httpx.Response:
-        """Send a prepared ``httpx.Request`` (its method, URL, headers and body)."""
+        """Send a prepared ``httpx.Request`` (its method, URL, headers and bytes body)."""
+        try:
+            content = request.content
+        except httpx.RequestNotRead as exc:
+            raise ValueError("send() needs a request whose body is bytes, not a stream") from exc
         return await self.request(
             request.method,
             request.url,
             headers=[(k, v) for k, v in request.headers.multi_items() if k.lower() != "host"],
-            content=request.content or None,
+            content=content or None,
             auth=auth,
             follow_redirects=follow_redirects,
             max_body_size=max_body_size,

@@ -57,6 +57,9 @@ def strip_foreign_embeds(document: dict[str, Any], trusted: str | None = None) -
     base = trusted if trusted is not None else document.get("id")
     base_origin = _origin_or_none(base) if isinstance(base, str) else None
 
+    def _foreign(inner_id: str) -> bool:
+        return base_origin is None or _origin_or_none(inner_id) != base_origin
+
     def walk(value: Any, depth: int) -> Any:
         if depth > MAX_DEPTH:
             raise InvalidResponseError(f"document {base} nests objects deeper than {MAX_DEPTH}")
@@ -65,8 +68,7 @@ def strip_foreign_embeds(document: dict[str, Any], trusted: str | None = None) -
         if not isinstance(value, dict):
             return value
         inner_id = value.get("id")
-        foreign = base_origin is None or _origin_or_none(str(inner_id)) != base_origin
-        if depth > 0 and isinstance(inner_id, str) and foreign:
+        if depth > 0 and isinstance(inner_id, str) and _foreign(inner_id):
             return inner_id
         return {
             key: (item if key == "@context" else walk(item, depth + 1))
