@@ -23,7 +23,7 @@ def decode_in_chunks(raw: bytes, header: str, limit: int, cuts: list[int]) -> by
     decoder = BoundedDecoder(header, limit, "test")
     out = []
     start = 0
-    for cut in sorted({c % (len(raw) + 1) for c in cuts}) + [len(raw)]:
+    for cut in [*sorted({c % (len(raw) + 1) for c in cuts}), len(raw)]:
         out.append(decoder.feed(raw[start:cut]))
         start = cut
     out.append(decoder.finish())
