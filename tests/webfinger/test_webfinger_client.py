@@ -263,3 +263,40 @@ async def test_handle_injection_sends_nothing(text: str, start_server: StartServ
             await wf_client(client).resolve(text)
     assert resolver.queries == []
     assert a.seen == []
+
+
+async def test_webfinger_redirect_to_the_server_domain_is_followed(
+    start_server: StartServer, client: HttpClient
+) -> None:
+    apex = await start_server("a.test")
+    social = await start_server("social.a.test")
+    alice = social.url("/users/alice")
+    short = handle_of(apex, "alice")
+    long = handle_of(social, "alice")
+    apex.redirect(
+        "/.well-known/webfinger",
+        social.url("/.well-known/webfinger")
+        + "?resource=acct%3A"
+        + short.replace(":", "%3A").replace("@", "%40"),
+    )
+    serve_webfinger(
+        social,
+        {f"acct:{short}": jrd(f"acct:{short}", alice), f"acct:{long}": jrd(f"acct:{short}", alice)},
+    )
+    social.json("/users/alice", person(alice, "alice"))
+    resolved = await wf_client(client).resolve(short)
+    assert resolved.handle == Handle("alice", f"a.test:{apex.port}")
+    assert resolved.id == alice
+
+
+async def test_jrd_without_subject_resolves_through_the_self_link(
+    start_server: StartServer, client: HttpClient
+) -> None:
+    a = await start_server("a.test")
+    alice = a.url("/users/alice")
+    handle = handle_of(a, "alice")
+    no_subject = {"links": [{"rel": "self", "type": "application/activity+json", "href": alice}]}
+    serve_webfinger(a, {f"acct:{handle}": no_subject})
+    a.json("/users/alice", person(alice, "alice"))
+    resolved = await wf_client(client).resolve(handle)
+    assert resolved.handle == Handle("alice", f"a.test:{a.port}")
