@@ -30,16 +30,16 @@ from activitypub_kit.errors import (
     FetchError,
     FetchTimeoutError,
     RedirectLoopError,
-    ResponseTooLargeError,
     SchemeDowngradeError,
     TooManyRedirectsError,
     UrlRefusedError,
 )
 from activitypub_kit.http.budget import current_budget
-from activitypub_kit.http.decoding import ACCEPT_ENCODING, BoundedDecoder
+from activitypub_kit.http.decoding import ACCEPT_ENCODING
 from activitypub_kit.http.dns import DnsResolver, GuardedResolver, SystemResolver
 from activitypub_kit.http.settings import HttpSettings
 from activitypub_kit.http.urls import check_url, same_origin, shown
+from activitypub_kit.http.wire import build_response, read_body
 
 #: Statuses whose ``Location`` is followed (for GET and HEAD).
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
@@ -451,7 +451,7 @@ class HttpClient:
                 ):
                     body, decoded = await raw.read(), False  # the common case, inline
                 else:
-                    body, decoded = await _read_body(raw, limit, where)
+                    body, decoded = await read_body(raw, limit, where)
                 status, reason, raw_headers = raw.status, raw.reason, raw.raw_headers
         except FetchError:
             raise
@@ -471,78 +471,7 @@ class HttpClient:
             raise ConnectionFailedError(
                 f"{request.method} {where}: {type(exc).__name__}: {exc}"[:300]
             ) from exc
-        if decoded:
-            raw_headers = tuple(
-                (k, v)
-                for k, v in raw_headers
-                if k.lower() not in (b"content-encoding", b"content-length")
-            )
-        extensions: dict[str, object] = {"http_version": b"HTTP/1.1"}
-        if reason:
-            extensions["reason_phrase"] = reason.encode("latin-1", "replace")
-        response = httpx.Response(
-            status,
-            headers=raw_headers,
-            stream=httpx.ByteStream(body),
-            request=request,
-            extensions=extensions,
-        )
-        _set_content(response, body)
-        return response
-
-
-def _stores_content_directly() -> bool:
-    """Whether this httpx keeps a read body in ``Response._content`` (checked once)."""
-    probe = httpx.Response(200, stream=httpx.ByteStream(b"probe"))
-    probe._content = b"probe"
-    try:
-        return probe.content == b"probe"
-    except httpx.ResponseNotRead:  # pragma: no cover - a future httpx layout
-        return False
-
-
-_FAST_CONTENT: Final = _stores_content_directly()
-
-
-def _set_content(response: httpx.Response, body: bytes) -> None:
-    """Give ``response`` its already decoded body.
-
-    httpx's generic ``read()`` runs the body through its decoder and chunker pipeline,
-    which costs more than the rest of a small exchange; the body here is complete and
-    decoded, so it is stored the way ``read()`` would store it.  Should httpx ever store
-    it differently (checked once at import), the public ``read()`` is used instead.
-    """
-    if _FAST_CONTENT:
-        response._content = body
-        response.is_stream_consumed = True
-        response.is_closed = True
-    else:  # pragma: no cover - a future httpx layout
-        response.read()
-
-
-async def _read_body(raw: aiohttp.ClientResponse, limit: int, where: str) -> tuple[bytes, bool]:
-    """Read at most ``limit`` decoded bytes; return the body and whether it was decoded."""
-    encoding = raw.headers.get("Content-Encoding", "")
-    length = raw.content_length
-    if not encoding or encoding.strip().lower() == "identity":
-        if length is not None:
-            if length > limit:
-                raise ResponseTooLargeError(
-                    f"response from {where} is larger than {limit} bytes (Content-Length: {length})"
-                )
-            return await raw.read(), False
-        parts: list[bytes] = []
-        size = 0
-        async for chunk in raw.content.iter_any():
-            size += len(chunk)
-            if size > limit:
-                raise ResponseTooLargeError(f"response from {where} is larger than {limit} bytes")
-            parts.append(chunk)
-        return b"".join(parts), False
-    decoder = BoundedDecoder(encoding, limit, where)
-    out = [decoder.feed(chunk) async for chunk in raw.content.iter_any()]
-    out.append(decoder.finish())
-    return b"".join(out), decoder.decodes
+        return build_response(request, status, reason, raw_headers, body, decoded=decoded)
 
 
 __all__ = ["REDIRECT_STATUSES", "USE_CLIENT_AUTH", "HttpClient"]
