@@ -132,3 +132,35 @@ async def test_credentials_in_the_url_are_refused(client: HttpClient) -> None:
 async def test_unresolvable_name_is_a_connection_failure(client: HttpClient) -> None:
     with pytest.raises(ConnectionFailedError, match=r"nowhere\.test"):
         await client.get("http://nowhere.test/")
+
+
+async def test_environment_proxies_are_ignored(
+    start_server: StartServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = await start_server("c.test")
+    target = await start_server("a.test")
+    target.json("/x", {"direct": True}, content_type="application/json")
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{proxy.port}")
+    async with HttpClient(HttpSettings.for_local_testing(), resolver=resolver_with()) as client:
+        response = await client.get(target.url("/x"))
+    assert response.json() == {"direct": True}
+    assert proxy.seen == []
+
+
+async def test_no_cookie_is_kept(start_server: StartServer, client: HttpClient) -> None:
+    from aiohttp import web
+
+    server = await start_server("a.test")
+
+    async def set_cookie(request: web.Request) -> web.StreamResponse:
+        response = web.Response(text="ok")
+        response.set_cookie("session", "secret")
+        return response
+
+    server.on("/login", set_cookie)
+    server.json("/next", {}, content_type="application/json")
+    first = await client.get(server.url("/login"))
+    assert "session=secret" in first.headers["set-cookie"]
+    await client.get(server.url("/next"))
+    assert "Cookie" not in server.seen[-1].headers
