@@ -38,6 +38,7 @@ from activitypub_kit.http.budget import current_budget
 from activitypub_kit.http.decoding import ACCEPT_ENCODING
 from activitypub_kit.http.dns import DnsResolver, GuardedResolver, SystemResolver
 from activitypub_kit.http.settings import HttpSettings
+from activitypub_kit.http.timers import use_lazy_read_timeout
 from activitypub_kit.http.urls import check_url, same_origin, shown
 from activitypub_kit.http.wire import build_response, read_body
 
@@ -146,6 +147,7 @@ class HttpClient:
             ttl_dns_cache=max(1, round(settings.dns_cache_ttl)),
             ssl=context,
         )
+        use_lazy_read_timeout(connector)
         self._session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
