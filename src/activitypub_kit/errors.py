@@ -122,6 +122,126 @@ class FetchError(ActivityPubError):
     http_status = 502
 
 
+class UrlRefusedError(FetchError):
+    """A URL was refused before any connection: bad scheme, credentials, malformed host."""
+
+
+class SchemeRefusedError(UrlRefusedError):
+    """A URL uses a scheme other than the allowed ones (``http``/``https``)."""
+
+
+class AddressRefusedError(UrlRefusedError):
+    """A host is, or resolves to, an address the SSRF guard refuses.
+
+    :attr:`host` is the name asked for, :attr:`address` the refused address and
+    :attr:`reason` the range it falls in.
+    """
+
+    def __init__(self, host: str, address: str, reason: str) -> None:
+        shown = host if host == address else f"{host} ({address})"
+        super().__init__(f"refused to connect to {shown}: {reason}")
+        self.host = host
+        self.address = address
+        self.reason = reason
+
+
+class RedirectError(FetchError):
+    """A redirect chain broke a rule (count, loop, scheme change)."""
+
+
+class TooManyRedirectsError(RedirectError):
+    """A response asked for one more redirect than the limit allows."""
+
+
+class RedirectLoopError(RedirectError):
+    """A redirect pointed back to a URL already visited in the same chain."""
+
+
+class SchemeDowngradeError(RedirectError):
+    """A redirect changed the scheme (``https`` to ``http``, or any other change)."""
+
+
+class ResponseTooLargeError(FetchError):
+    """A response body exceeded the size limit (counted after decompression)."""
+
+
+class FetchTimeoutError(FetchError):
+    """Connecting, reading or the whole exchange took longer than its limit."""
+
+    http_status = 504
+
+
+class ConnectionFailedError(FetchError):
+    """The host could not be resolved or reached, or the connection broke."""
+
+
+class HttpStatusError(FetchError):
+    """The server answered with a status that is not a success.
+
+    :attr:`status_code` is the status received.
+    """
+
+    def __init__(self, message: str, *, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class ResourceGoneError(HttpStatusError):
+    """The server answered ``410 Gone``: the resource was deleted for good."""
+
+
+class WrongContentTypeError(FetchError):
+    """A response had a content type the caller does not accept."""
+
+
+class InvalidResponseError(FetchError):
+    """A response body is not what was asked for (not JSON, not an object, bad encoding)."""
+
+
+class OriginMismatchError(FetchError):
+    """A document's ``id`` (or an embedded object's) is not on the origin it came from."""
+
+
+class FetchBudgetExhaustedError(FetchError):
+    """A chain of fetches caused by one request used up its fetch budget."""
+
+    http_status = 503
+
+
+class KeyResolutionError(FetchError):
+    """A public key could not be resolved or is not owned by the actor that claims it."""
+
+
+class KeyOwnerMismatchError(KeyResolutionError):
+    """A key names an owner/controller that does not list the key back."""
+
+
+class KeyNotFoundError(KeyResolutionError):
+    """The document at a key id holds no key with that id."""
+
+
+class WebFingerError(FetchError):
+    """A WebFinger lookup failed or gave an answer that does not hold together."""
+
+
+class InvalidHandleError(WebFingerError, ValueError):
+    """A handle (``user@host``) or WebFinger resource is malformed or smuggles a URL part."""
+
+    http_status = 400
+
+
+class WebFingerMismatchError(WebFingerError):
+    """WebFinger and the actor document do not point at each other (round trip failed)."""
+
+
+class NoActorLinkError(WebFingerError):
+    """A JRD has no ``rel="self"`` link with an ActivityPub media type."""
+
+
+class NodeInfoError(FetchError):
+    """NodeInfo discovery or its document is invalid."""
+
+
 # --- storage and queues ---------------------------------------------------------------
 
 
@@ -212,6 +332,30 @@ __all__ = [
     "KeyFormatError",
     "ProofError",
     "FetchError",
+    "UrlRefusedError",
+    "SchemeRefusedError",
+    "AddressRefusedError",
+    "RedirectError",
+    "TooManyRedirectsError",
+    "RedirectLoopError",
+    "SchemeDowngradeError",
+    "ResponseTooLargeError",
+    "FetchTimeoutError",
+    "ConnectionFailedError",
+    "HttpStatusError",
+    "ResourceGoneError",
+    "WrongContentTypeError",
+    "InvalidResponseError",
+    "OriginMismatchError",
+    "FetchBudgetExhaustedError",
+    "KeyResolutionError",
+    "KeyOwnerMismatchError",
+    "KeyNotFoundError",
+    "WebFingerError",
+    "InvalidHandleError",
+    "WebFingerMismatchError",
+    "NoActorLinkError",
+    "NodeInfoError",
     "StorageError",
     "SerializationError",
     "MessageTooLargeError",

@@ -1,1 +1,47 @@
-"""http part of activitypub_kit (see docs/)."""
+"""The one outbound HTTP layer: SSRF guard, limits, ActivityPub fetch, resolution, cache.
+
+Everything in activitypub_kit that talks to the network goes through :class:`HttpClient`,
+so each rule exists exactly once (see ``docs/security.md`` for the full list).
+"""
+
+from activitypub_kit.http.activitypub import (
+    ACCEPT,
+    ACTIVITY_JSON,
+    FetchedDocument,
+    fetch_activitypub,
+    is_activitypub_content_type,
+)
+from activitypub_kit.http.addresses import AddressPolicy, refusal_reason
+from activitypub_kit.http.budget import FetchBudget, current_budget, fetch_budget
+from activitypub_kit.http.cache import FetchCache
+from activitypub_kit.http.client import HttpClient
+from activitypub_kit.http.dns import DnsResolver, StaticResolver, SystemResolver
+from activitypub_kit.http.keys import KeyResolver, PublicKey
+from activitypub_kit.http.resolver import Resolver, strip_foreign_embeds
+from activitypub_kit.http.settings import HttpSettings
+from activitypub_kit.http.urls import origin, same_origin
+
+__all__ = [
+    "ACCEPT",
+    "ACTIVITY_JSON",
+    "AddressPolicy",
+    "DnsResolver",
+    "FetchBudget",
+    "FetchCache",
+    "FetchedDocument",
+    "HttpClient",
+    "HttpSettings",
+    "KeyResolver",
+    "PublicKey",
+    "Resolver",
+    "StaticResolver",
+    "SystemResolver",
+    "current_budget",
+    "fetch_activitypub",
+    "fetch_budget",
+    "is_activitypub_content_type",
+    "origin",
+    "refusal_reason",
+    "same_origin",
+    "strip_foreign_embeds",
+]

@@ -1,1 +1,38 @@
-"""webfinger part of activitypub_kit (see docs/)."""
+"""Discovery: WebFinger (client and server) and NodeInfo 2.0/2.1 (client and documents)."""
+
+from activitypub_kit.webfinger.client import JRD_ACCEPT, ResolvedActor, WebFingerClient
+from activitypub_kit.webfinger.handles import Handle, parse_handle, validate_host
+from activitypub_kit.webfinger.jrd import Jrd, JrdLink
+from activitypub_kit.webfinger.nodeinfo import (
+    NodeInfo,
+    NodeInfoClient,
+    NodeInfoServices,
+    NodeInfoSoftware,
+    NodeInfoUsage,
+    NodeInfoUsers,
+)
+from activitypub_kit.webfinger.server import (
+    WebFingerAccount,
+    WebFingerResponse,
+    WebFingerServer,
+)
+
+__all__ = [
+    "JRD_ACCEPT",
+    "Handle",
+    "Jrd",
+    "JrdLink",
+    "NodeInfo",
+    "NodeInfoClient",
+    "NodeInfoServices",
+    "NodeInfoSoftware",
+    "NodeInfoUsage",
+    "NodeInfoUsers",
+    "ResolvedActor",
+    "WebFingerAccount",
+    "WebFingerClient",
+    "WebFingerResponse",
+    "WebFingerServer",
+    "parse_handle",
+    "validate_host",
+]

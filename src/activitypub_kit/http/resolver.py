@@ -1,0 +1,189 @@
+"""Resolving ActivityPub documents by id, with origin rules (FEP-fe34) and a cache.
+
+Rules, in the order they apply:
+
+1. Never fetch one of our own origins over HTTP (those are answered locally).
+2. The fetch itself: SSRF guard, limits, Accept header, content type
+   (:func:`~activitypub_kit.http.fetch_activitypub`), within the active fetch budget.
+3. The document's ``id`` must be on the origin of the final URL (after redirects).  If it
+   is not, the document is fetched once more from its ``id``, and that copy must carry the
+   same ``id`` on its own origin; otherwise :class:`~activitypub_kit.errors.OriginMismatchError`.
+4. Embedded objects whose ``id`` is on another origin than the document are not trusted:
+   they are replaced by their ``id`` (a reference), to be fetched from their own origin
+   with :meth:`Resolver.dereference` when needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final
+
+import httpx
+
+from activitypub_kit.errors import (
+    FetchError,
+    InvalidResponseError,
+    OriginMismatchError,
+    UrlRefusedError,
+)
+from activitypub_kit.http.activitypub import fetch_activitypub
+from activitypub_kit.http.budget import fetch_budget
+from activitypub_kit.http.cache import FetchCache
+from activitypub_kit.http.client import USE_CLIENT_AUTH, HttpClient, _UseDefault
+from activitypub_kit.http.urls import origin, origin_text
+
+#: ActivityStreams actor types.
+ACTOR_TYPES: Final = frozenset({"Application", "Group", "Organization", "Person", "Service"})
+#: Deepest nesting the embedded-object walk accepts.
+MAX_DEPTH: Final = 64
+
+Origin = tuple[str, str, int]
+
+
+def _origin_or_none(value: str) -> Origin | None:
+    try:
+        return origin(value)
+    except FetchError:
+        return None
+
+
+def strip_foreign_embeds(document: dict[str, Any], trusted: str | None = None) -> dict[str, Any]:
+    """Replace every embedded object whose ``id`` is on another origin by that ``id``.
+
+    ``trusted`` is the URL whose origin vouches for ``document`` (default: its ``id``).
+    Objects without an ``id`` are part of the document and kept.  ``@context`` is left
+    alone.  Raises :class:`InvalidResponseError` for nesting deeper than :data:`MAX_DEPTH`.
+    """
+    base = trusted if trusted is not None else document.get("id")
+    base_origin = _origin_or_none(base) if isinstance(base, str) else None
+
+    def _foreign(inner_id: str) -> bool:
+        return base_origin is None or _origin_or_none(inner_id) != base_origin
+
+    def walk(value: Any, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise InvalidResponseError(f"document {base} nests objects deeper than {MAX_DEPTH}")
+        if isinstance(value, list):
+            return [walk(item, depth + 1) for item in value]
+        if not isinstance(value, dict):
+            return value
+        inner_id = value.get("id")
+        if depth > 0 and isinstance(inner_id, str) and _foreign(inner_id):
+            return inner_id
+        return {
+            key: (item if key == "@context" else walk(item, depth + 1))
+            for key, item in value.items()
+        }
+
+    result: dict[str, Any] = walk(document, 0)
+    return result
+
+
+def types_of(document: dict[str, Any]) -> list[str]:
+    """The ``type`` of a document as a list of strings."""
+    value = document.get("type")
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [t for t in value if isinstance(t, str)]
+    return []
+
+
+class Resolver:
+    """Fetch ActivityPub documents by id, verified against their origin, through a cache.
+
+    ``client`` makes the requests; ``cache`` keeps documents and failures (an in-process
+    cache by default); ``auth`` signs fetches (authorized fetch; default: the client's
+    auth); ``local_origins`` are our own origins (``https://example.com``), never fetched.
+    Each call opens a fetch budget of ``client.settings.fetch_budget`` requests unless one
+    is already active, in which case it spends from that one.
+    """
+
+    def __init__(
+        self,
+        client: HttpClient,
+        *,
+        cache: FetchCache | None = None,
+        auth: httpx.Auth | _UseDefault | None = USE_CLIENT_AUTH,
+        local_origins: Iterable[str] = (),
+    ) -> None:
+        self.client = client
+        self.cache = cache if cache is not None else FetchCache()
+        self.auth = auth
+        self.local_origins = frozenset(origin(o) for o in local_origins)
+
+    async def fetch(self, url: str, *, refresh: bool = False) -> dict[str, Any]:
+        """The document whose id is ``url``, verified (see the module rules).
+
+        ``refresh=True`` skips the cached copy (and a cached failure) and fetches anew.
+        """
+        with fetch_budget(self.client.settings.fetch_budget):
+            if not refresh:
+                cached = await self.cache.get("doc", url)
+                if cached is not None:
+                    return cached.value
+            try:
+                document = await self._fetch_verified(url)
+            except FetchError as error:
+                await self.cache.put_failure("doc", url, error)
+                raise
+            await self.cache.put("doc", url, document)
+            if document["id"] != url:
+                await self.cache.put("doc", document["id"], document)
+            return document
+
+    async def fetch_actor(self, url: str, *, refresh: bool = False) -> dict[str, Any]:
+        """Like :meth:`fetch`, and the document must be an actor (Person, Service...)."""
+        document = await self.fetch(url, refresh=refresh)
+        if not ACTOR_TYPES.intersection(types_of(document)):
+            shown_types = "/".join(types_of(document)) or "document without a type"
+            raise InvalidResponseError(f"{url} is a {shown_types}, not an actor")
+        return document
+
+    async def dereference(
+        self, value: Any, *, container: dict[str, Any] | str
+    ) -> dict[str, Any] | None:
+        """Turn a property value into a trusted object (FEP-fe34).
+
+        ``container`` is the object (or its trusted URL) the value was found in.  A URL is
+        fetched; an embedded object with an ``id`` on the container's origin is trusted as
+        it is; one on another origin is fetched from its own origin; an object without an
+        ``id`` belongs to the container.  Anything else gives ``None``.
+        """
+        base = container if isinstance(container, str) else container.get("id")
+        if isinstance(value, str):
+            return await self.fetch(value)
+        if not isinstance(value, dict):
+            return None
+        inner_id = value.get("id")
+        if not isinstance(inner_id, str):
+            return value
+        if isinstance(base, str) and _origin_or_none(base) == _origin_or_none(inner_id):
+            return value
+        return await self.fetch(inner_id)
+
+    async def _fetch_verified(self, url: str) -> dict[str, Any]:
+        self._refuse_local(url)
+        fetched = await fetch_activitypub(self.client, url, auth=self.auth)
+        document_id = fetched.document.get("id")
+        if not isinstance(document_id, str) or not document_id:
+            raise InvalidResponseError(f"document at {fetched.final_url} has no id")
+        if _origin_or_none(document_id) == origin(fetched.final_url):
+            return strip_foreign_embeds(fetched.document, fetched.final_url)
+        # The document claims to live elsewhere: ask that origin, once.
+        self._refuse_local(document_id)
+        again = await fetch_activitypub(self.client, document_id, auth=self.auth)
+        again_id = again.document.get("id")
+        if again_id != document_id or _origin_or_none(document_id) != origin(again.final_url):
+            raise OriginMismatchError(
+                f"document fetched from {origin_text(fetched.final_url)} claims id"
+                f" {document_id}, which its own origin does not confirm"
+            )
+        return strip_foreign_embeds(again.document, again.final_url)
+
+    def _refuse_local(self, url: str) -> None:
+        if self.local_origins and _origin_or_none(url) in self.local_origins:
+            raise UrlRefusedError(f"refused to fetch {url}: it is on our own origin")
+
+
+__all__ = ["ACTOR_TYPES", "MAX_DEPTH", "Resolver", "strip_foreign_embeds", "types_of"]
