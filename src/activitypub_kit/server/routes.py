@@ -55,10 +55,7 @@ class UrlTemplate:
         found = self._pattern.match(raw_path)
         if found is None:
             return None
-        values = {name: unquote(value) for name, value in found.groupdict().items()}
-        if any(not v or "/" in v for v in values.values()):
-            return None
-        return values
+        return {name: unquote(value) for name, value in found.groupdict().items()}
 
     def build(self, values: Mapping[str, object]) -> str:
         """The path with every placeholder replaced by its encoded value."""
