@@ -65,6 +65,8 @@ class Node:
     ) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted sockets inherit this; uvicorn does not set it on sockets it is given.
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.bind(("127.0.0.1", 0))
         # Listening now means early connections wait in the backlog until uvicorn accepts.
         self.sock.listen(128)
