@@ -14,6 +14,8 @@ cached, so a flood of such deletes costs one fetch.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urldefrag
@@ -77,7 +79,11 @@ def _is_gone(error: FetchError) -> bool:
 
 
 class Authenticator:
-    """Verify inbox requests against keys resolved through ``keys``."""
+    """Verify inbox requests against keys resolved through ``keys``.
+
+    A key that verified a signature is reused for ``key_ttl`` seconds without asking the
+    key cache again.
+    """
 
     def __init__(
         self,
@@ -85,8 +91,17 @@ class Authenticator:
         *,
         cavage_policy: CavagePolicy | None = None,
         rfc9421_policy: Rfc9421Policy | None = None,
+        key_ttl: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.keys = keys
+        self.key_ttl = key_ttl
+        self.clock = clock
+        #: key id -> (key that last verified a signature, when); skips the key cache's
+        #: (de)serialisation on the hot path.  A key that fails goes through
+        #: :meth:`KeyResolver.verify` again (which refetches a rotated key).
+        self._recent: dict[str, tuple[PublicKey, float]] = {}
+        self._decoded: dict[PublicKey, CryptoKey] = {}
         self.policies: dict[str, Any] = {}
         if cavage_policy is not None:
             self.policies["cavage_policy"] = cavage_policy
@@ -113,18 +128,34 @@ class Authenticator:
 
         def check(key: PublicKey) -> bool:
             try:
-                verify_signature(request, parsed, _crypto_key(key), **self.policies)
+                verify_signature(request, parsed, self._loaded(key), **self.policies)
             except (InvalidSignatureError, AlgorithmMismatchError, KeyFormatError):
                 return False
             return True
 
         try:
+            recent = self._recent.get(key_id)
+            if recent is not None and self.clock() - recent[1] < self.key_ttl and check(recent[0]):
+                return recent[0], key_id
             verified = await self.keys.verify(key_id, check)
         except SignatureError as exc:
             raise UnauthenticatedActivityError(str(exc)) from None
         if verified is None:
+            self._recent.pop(key_id, None)
             raise UnauthenticatedActivityError(f"signature does not verify with key {key_id}")
+        if len(self._recent) >= 4096:
+            self._recent.pop(next(iter(self._recent)))
+        self._recent[key_id] = (verified, self.clock())
         return verified, key_id
+
+    def _loaded(self, key: PublicKey) -> CryptoKey:
+        loaded = self._decoded.get(key)
+        if loaded is None:
+            loaded = _crypto_key(key)
+            if len(self._decoded) >= 4096:
+                self._decoded.pop(next(iter(self._decoded)))
+            self._decoded[key] = loaded
+        return loaded
 
     def _precheck_digest(self, request: HttpRequest) -> None:
         # A wrong digest is refused before any key is fetched (no fetch for garbage).

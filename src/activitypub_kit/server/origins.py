@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from activitypub_kit.errors import FetchError, ForbiddenActivityError, HttpStatusError
-from activitypub_kit.http import Resolver, strip_foreign_embeds
+from activitypub_kit.http import Resolver
 from activitypub_kit.models.helpers import as_list
 from activitypub_kit.server.parsing import origin_of, single_id, types_of
 
@@ -72,7 +72,28 @@ async def apply_origin_rules(
         raise ForbiddenActivityError("an actor can only undo its own activities")
     if "Delete" in kinds and object_id is not None and object_id != actor:
         await _check_deleted(object_id, resolver)
-    return strip_foreign_embeds(document, actor)
+    return strip_foreign(document, home)
+
+
+def strip_foreign(document: dict[str, Any], home: Any) -> dict[str, Any]:
+    """Replace every embedded object whose ``id`` is not on ``home`` by that ``id``.
+
+    The same rule as :func:`~activitypub_kit.http.strip_foreign_embeds`, with a cached
+    origin parser (this runs on every inbox request).  ``@context`` is left alone.
+    """
+
+    def walk(value: Any, top: bool) -> Any:
+        if isinstance(value, list):
+            return [walk(item, False) for item in value]
+        if not isinstance(value, dict):
+            return value
+        inner = value.get("id")
+        if not top and isinstance(inner, str) and origin_of(inner) != home:
+            return inner
+        return {k: (v if k == "@context" else walk(v, False)) for k, v in value.items()}
+
+    result: dict[str, Any] = walk(document, True)
+    return result
 
 
 async def _check_deleted(object_id: str, resolver: Resolver) -> None:

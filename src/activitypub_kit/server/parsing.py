@@ -7,6 +7,7 @@ does not redefine ActivityStreams terms, then the shape every activity needs: a 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -97,6 +98,13 @@ def decode_activity(body: bytes, *, max_depth: int = MAX_DEPTH) -> dict[str, Any
 
 def origin_of(url: Any) -> tuple[str, str, int] | None:
     """``(scheme, host, port)`` of an http(s) URL, ``None`` for anything else."""
+    if not isinstance(url, str):
+        return None
+    return _origin_of(url)
+
+
+@lru_cache(maxsize=4096)
+def _origin_of(url: str) -> tuple[str, str, int] | None:
     if not is_http_url(url):
         return None
     parts = urlsplit(url)
