@@ -14,7 +14,13 @@ from urllib.parse import urlsplit
 import pytest
 from hostile import AS, post_signed, serve_actor
 
-from activitypub_kit.signatures import create_proof, public_key_to_pem, sign_ld_signature
+from activitypub_kit.signatures import (
+    HttpRequest,
+    create_proof,
+    public_key_to_pem,
+    sign_ld_signature,
+    sign_rfc9421,
+)
 from conftest import _keys_for
 
 pytestmark = pytest.mark.anyio
@@ -336,3 +342,21 @@ async def test_delete_of_a_gone_actor_is_accepted_without_a_fetch_loop(world):
         assert (got, body) == (202, {"status": "accepted"})
     assert world.evil.hits("/users/gone") == 1
     assert await queued(world) == 3
+
+
+async def test_rfc9421_signature_with_an_ed25519_key(world):
+    document = like(world, world.eve, 9)
+    body = json.dumps(document).encode()
+    request = HttpRequest(
+        "POST", world.inbox, [("Content-Type", "application/activity+json")], body
+    )
+    signed = sign_rfc9421(request, world.eve.ed25519, world.eve.ed_key_id, now=time.time())
+    headers = [(k, v) for k, v in signed.headers.items() if k.lower() != "host"]
+    response = await world.client.post(world.inbox, body, headers=headers, auth=None)
+    assert (response.status_code, response.json()) == (202, {"status": "accepted"})
+    # The same bytes with another body: the Content-Digest no longer matches.
+    tampered = json.dumps(like(world, world.eve, 10)).encode()
+    response = await world.client.post(world.inbox, tampered, headers=headers, auth=None)
+    assert response.status_code == 401
+    assert "Content-Digest" in response.json()["error"]
+    assert await queued(world) == 1
