@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from activitypub_kit.delivery.planning import Recipient
 from activitypub_kit.models import (
     Announce,
     Create,
@@ -18,8 +19,10 @@ from activitypub_kit.models import (
     Undo,
     Update,
 )
+from activitypub_kit.server import Page
 
 pytestmark = pytest.mark.anyio
+AP = {"Accept": "application/activity+json"}
 
 
 async def follow(src, handle, dst, target_handle):
@@ -203,3 +206,46 @@ async def test_served_documents(start_node, client):
     instance = (await client.get(a.origin + "/actor", headers=ap)).json()
     assert instance["type"] == "Application"
     assert instance["publicKey"]["owner"] == instance["id"]
+
+
+async def test_fan_out_uses_the_one_shot_listing_and_counts(start_node, client):
+    a = await start_node("a.test", users={"alice": "Alice"})
+    b = await start_node("b.test", users={"bob": "Bob"})
+    route = a.fed.collections["followers"]
+    listed = []
+
+    @route.recipients
+    async def everyone(ctx, handle):
+        listed.append(handle)
+        yield Recipient(id=b.actor("bob"), inbox=b.fed.uri("inbox", handle="bob"))
+
+    @route.counter
+    async def count(ctx, handle):
+        return 42
+
+    # The page dispatcher knows no follower: only the listing can reach bob.
+    assert a.state.followers.get("alice") is None
+    note = await publish(a, "alice", "2", "to the listed")
+    await b.wait_for(lambda: note.id in b.state.remote_notes)
+    assert listed == ["alice"]
+    followers = (await client.get(a.ctx.followers_uri("alice"), headers=AP)).json()
+    assert followers["totalItems"] == 42
+
+
+async def test_custom_unordered_collection(start_node, client):
+    a = await start_node("a.test", users={"alice": "Alice"}, worker=False)
+
+    @a.fed.collection("tagged", "/tags/{tag}", ordered=False)
+    async def tagged(ctx, cursor, tag):
+        return Page([a.note_uri("1"), a.note_uri("2")]) if tag == "python" else None
+
+    uri = a.ctx.collection_uri("tagged", tag="python")
+    assert uri == a.origin + "/tags/python"
+    document = (await client.get(uri, headers=AP)).json()
+    assert document["type"] == "Collection"
+    assert document["items"] == [a.note_uri("1"), a.note_uri("2")]
+    assert document["totalItems"] == 2
+    assert (await client.get(a.origin + "/tags/rust", headers=AP)).status_code == 404
+    actor = (await client.get(a.actor("alice"), headers=AP)).json()
+    assert "tagged" not in actor  # only the standard collections are linked from actors
+    assert actor["outbox"] == a.ctx.outbox_uri("alice")

@@ -79,6 +79,7 @@ class Federation:
         self.store: KeyValueStore = store if store is not None else MemoryStore()
         self.queue: MessageQueue = queue if queue is not None else MemoryQueue()
         self.client = client if client is not None else HttpClient()
+        self._owned_client = client is None
         self.authorized_fetch = authorized_fetch
         self.is_blocked = is_blocked
         self.max_body_size = max_body_size
@@ -302,6 +303,11 @@ class Federation:
         key_id, key = await self.signing_key(INSTANCE)
         self.resolver.auth = HttpxSigner(key, key_id)
         self._ready = True
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if the Federation created it (stores and queues are yours)."""
+        if self._owned_client:
+            await self.client.aclose()
 
     async def handle(self, message: Message) -> None:
         """Handle one queued message: an inbox activity or a delivery step."""
