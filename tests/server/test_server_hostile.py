@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from hostile import AS, post_signed, serve_actor
+from nodes import keys_for
 
 from activitypub_kit.signatures import (
     HttpRequest,
@@ -21,7 +22,6 @@ from activitypub_kit.signatures import (
     sign_ld_signature,
     sign_rfc9421,
 )
-from conftest import _keys_for
 
 pytestmark = pytest.mark.anyio
 
@@ -37,9 +37,9 @@ async def world(start_node, start_server, client):
     )
     evil = await start_server("c.test")
     victim = await start_server("b.test")
-    eve = serve_actor(evil, "eve", _keys_for("eve"))
-    mallory = serve_actor(evil, "mallory", _keys_for("mallory"))
-    vic = serve_actor(victim, "vic", _keys_for("vic"))
+    eve = serve_actor(evil, "eve", keys_for("eve"))
+    mallory = serve_actor(evil, "mallory", keys_for("mallory"))
+    vic = serve_actor(victim, "vic", keys_for("vic"))
     victim.json(
         "/notes/1",
         {
@@ -328,7 +328,7 @@ async def test_relayed_activity_with_proof_or_ld_signature(world):
 
 
 async def test_delete_of_a_gone_actor_is_accepted_without_a_fetch_loop(world):
-    gone = serve_actor(world.evil, "gone", _keys_for("gone"))
+    gone = serve_actor(world.evil, "gone", keys_for("gone"))
     world.evil.json("/users/gone", {"error": "gone"}, status=410, content_type="application/json")
     for n in range(3):
         delete = {

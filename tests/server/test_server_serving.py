@@ -9,6 +9,7 @@ import anyio
 import pytest
 import uvicorn
 from hostile import AS, post_signed, serve_actor
+from nodes import keys_for
 from social import Node
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
@@ -18,7 +19,6 @@ from activitypub_kit.models import Activity, Create, Flag, Follow, Like, Note, V
 from activitypub_kit.server import FederationMiddleware
 from activitypub_kit.signatures import HttpRequest, sign_cavage
 from activitypub_kit.storage import RetryPolicy
-from conftest import _keys_for
 
 pytestmark = pytest.mark.anyio
 AP = {"Accept": "application/activity+json"}
@@ -35,7 +35,7 @@ async def signed_get(client, url, remote):
 async def test_authorized_fetch(start_node, start_server, client):
     node = await start_node("a.test", users={"alice": "Alice"}, worker=False, authorized_fetch=True)
     evil = await start_server("c.test")
-    eve = serve_actor(evil, "eve", _keys_for("eve"))
+    eve = serve_actor(evil, "eve", keys_for("eve"))
     unsigned = await client.get(node.actor("alice"), headers=AP)
     assert unsigned.status_code == 401
     assert "signed GET" in unsigned.json()["error"]
@@ -129,8 +129,8 @@ async def test_mounted_in_starlette(start_node, client):
 
 async def test_uvicorn_alone_runs_its_worker_in_the_lifespan(start_server, client):
     evil = await start_server("c.test")
-    eve = serve_actor(evil, "eve", _keys_for("eve"))
-    alone = Node("b.test", client, _keys_for)
+    eve = serve_actor(evil, "eve", keys_for("eve"))
+    alone = Node("b.test", client, keys_for)
     alone.state.users["bob"] = "Bob"
     server = uvicorn.Server(uvicorn.Config(alone.fed.asgi(), lifespan="on", log_level="warning"))
     server.install_signal_handlers = lambda: None
@@ -175,7 +175,7 @@ async def test_failing_handler_is_retried(start_node, start_server, client):
         node._record(like)
 
     evil = await start_server("c.test")
-    eve = serve_actor(evil, "eve", _keys_for("eve"))
+    eve = serve_actor(evil, "eve", keys_for("eve"))
     like = {
         "@context": AS,
         "id": eve.id + "/likes/1",

@@ -167,6 +167,8 @@ class FederationApp:
         fed = self.federation
         method = scope["method"]
         if path == "/.well-known/webfinger":
+            if self.webfinger is None:
+                return Response.error(404, "WebFinger needs an origin with a domain name")
             answer = await self.webfinger.respond(scope.get("query_string", b""))
             return Response(answer.status, answer.body, dict(answer.headers))
         if path == "/.well-known/nodeinfo":

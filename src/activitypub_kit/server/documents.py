@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from activitypub_kit.errors import RouteError
+from activitypub_kit.errors import InvalidHandleError, RouteError
 from activitypub_kit.models import ASModel, Tombstone
 from activitypub_kit.models.jsonld import default_context
 from activitypub_kit.server.collections import CollectionRoute, render_collection, render_page
 from activitypub_kit.server.keys import key_entries
-from activitypub_kit.webfinger import NodeInfo, WebFingerAccount, WebFingerServer
+from activitypub_kit.webfinger import NodeInfo, WebFingerAccount, WebFingerServer, validate_host
 
 if TYPE_CHECKING:
     from activitypub_kit.server.context import Context
@@ -120,9 +120,22 @@ async def collection_document(
     return 200, _with_context(document)
 
 
-def webfinger_server(fed: Federation) -> WebFingerServer:
-    """A WebFinger server answering from the actor dispatcher (and the instance actor)."""
-    domains = [urlsplit(o).netloc for o in fed.origins]
+def webfinger_server(fed: Federation) -> WebFingerServer | None:
+    """A WebFinger server answering from the actor dispatcher (and the instance actor).
+
+    Origins whose host is an IP address cannot carry ``acct:`` handles and are left out;
+    ``None`` when no origin has a domain name.
+    """
+    domains: list[str] = []
+    for value in fed.origins:
+        netloc = urlsplit(value).netloc
+        try:
+            validate_host(netloc, allow_port=True)
+        except InvalidHandleError:
+            continue
+        domains.append(netloc)
+    if not domains:
+        return None
     allow_port = any(":" in d for d in domains)
 
     async def lookup(username: str) -> WebFingerAccount | None:
