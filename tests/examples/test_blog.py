@@ -61,6 +61,7 @@ async def test_follow_publish_reply(start_node, tmp_path):
     a = await start_node("a.test", users={"alice": "Alice"})
     alice = a.actor("alice")
     async with contextlib.AsyncExitStack() as cleanup:
+        cleanup.push_async_callback(http.aclose)
         cleanup.push_async_callback(blog.aclose)
         group = await cleanup.enter_async_context(anyio.create_task_group())
         group.start_soon(server.serve, [sock])
