@@ -6,6 +6,8 @@ the receiving node's state.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from activitypub_kit.delivery.planning import Recipient
@@ -249,3 +251,16 @@ async def test_custom_unordered_collection(start_node, client):
     actor = (await client.get(a.actor("alice"), headers=AP)).json()
     assert "tagged" not in actor  # only the standard collections are linked from actors
     assert actor["outbox"] == a.ctx.outbox_uri("alice")
+
+
+async def test_send_adds_a_context_and_an_id(start_node):
+    a = await start_node("a.test", users={"alice": "Alice"}, worker=False)
+    target = Recipient(id="https://b.example/u/bob", inbox="https://b.example/inbox")
+    sent = await a.ctx.send(
+        {"type": "Like", "actor": a.actor("alice"), "object": "https://b.example/n/1"}, to=target
+    )
+    assert sent.startswith(a.actor("alice") + "#activities/")
+    body = json.loads(await a.fed.store.get(("delivery", "body", sent)))
+    assert body["@context"] == "https://www.w3.org/ns/activitystreams"
+    assert body["id"] == sent
+    assert (await a.fed.queue.stats()).depth == 1

@@ -11,6 +11,7 @@ from activitypub_kit.errors import RouteError
 from activitypub_kit.models import Accept as AcceptActivity
 from activitypub_kit.models import ASModel, Follow, Reject, parse
 from activitypub_kit.models.helpers import PUBLIC_IRIS, id_of
+from activitypub_kit.models.jsonld import default_context
 from activitypub_kit.storage.base import JSONValue
 
 if TYPE_CHECKING:
@@ -124,9 +125,12 @@ class Context:
         local handle whose key signs; by default the handle of the activity's ``actor``.
         The activity gets an id (:meth:`new_id`) when it has none.
         """
-        document = (
-            activity.to_json(context=True) if isinstance(activity, ASModel) else dict(activity)
-        )
+        if isinstance(activity, ASModel):
+            document = activity.to_json(context=True)
+        else:
+            document = dict(activity)
+            if "@context" not in document:
+                document = {"@context": default_context(document), **document}
         actor = id_of(document.get("actor"))
         if sender is None:
             sender = self.federation.handle_of(actor) if actor else None
