@@ -360,3 +360,34 @@ async def test_rfc9421_signature_with_an_ed25519_key(world):
     assert response.status_code == 401
     assert "Content-Digest" in response.json()["error"]
     assert await queued(world) == 1
+
+
+async def test_a_key_is_never_taken_from_an_activity_body(world):
+    # H-27: eve "updates" herself with a key she did not publish; the inbox accepts the
+    # Update (it is hers) but keys only ever come from her origin.
+    rogue = keys_for("rogue")
+    forged_self = {
+        "@context": [AS, "https://w3id.org/security/v1"],
+        "id": world.eve.id,
+        "type": "Person",
+        "inbox": world.eve.id + "/inbox",
+        "publicKey": {
+            "id": world.eve.key_id,
+            "owner": world.eve.id,
+            "publicKeyPem": public_key_to_pem(rogue[0]),
+        },
+    }
+    update = {
+        "@context": [AS, "https://w3id.org/security/v1"],
+        "id": world.eve.id + "#update-1",
+        "type": "Update",
+        "actor": world.eve.id,
+        "object": forged_self,
+    }
+    assert (await world.post(update))[0] == 202
+    status, body = await post_signed(
+        world.client, world.inbox, like(world, world.eve, 11), rogue[0], world.eve.key_id
+    )
+    assert status == 401
+    assert "does not verify" in body["error"]
+    assert await queued(world) == 1  # the Update only

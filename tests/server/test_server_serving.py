@@ -191,3 +191,18 @@ async def test_failing_handler_is_retried(start_node, start_server, client):
     async with node.fed.running(concurrency=1, poll_wait=0.05, retry=policy):
         await node.wait_for(lambda: any(isinstance(h, Like) for h in node.state.handled))
     assert failures == [like["id"], like["id"]]
+
+
+async def test_authorized_fetch_refuses_a_blocked_signer(start_node, start_server, client):
+    evil = await start_server("c.test")
+    eve = serve_actor(evil, "eve", keys_for("eve"))
+    node = await start_node(
+        "a.test",
+        users={"alice": "Alice"},
+        worker=False,
+        authorized_fetch=True,
+        is_blocked=lambda actor: "c.test" in actor,
+    )
+    refused = await signed_get(client, node.actor("alice"), eve)
+    assert refused.status_code == 403
+    assert "is blocked here" in refused.json()["error"]
