@@ -314,6 +314,34 @@ class InboxError(ActivityPubError):
     """An incoming activity was rejected by the inbox pipeline."""
 
 
+class PayloadTooLargeError(InboxError):
+    """The request body is larger than the inbox accepts."""
+
+    http_status = 413
+
+
+class InvalidActivityError(InboxError):
+    """The body is not a usable activity: bad UTF-8 or JSON, too deep, not an object..."""
+
+
+class UnauthenticatedActivityError(InboxError):
+    """No valid signature vouches for the activity, or the signer is not its actor."""
+
+    http_status = 401
+
+
+class ForbiddenActivityError(InboxError):
+    """The activity is authentic but breaks an origin rule or a domain-block policy."""
+
+    http_status = 403
+
+
+class RouteError(ActivityPubError, ValueError):
+    """A URL template is malformed, or a URI cannot be built or served from it."""
+
+    http_status = 500
+
+
 __all__ = [
     "ActivityPubError",
     "ValidationError",
@@ -366,4 +394,9 @@ __all__ = [
     "SchemaVersionError",
     "DeliveryError",
     "InboxError",
+    "PayloadTooLargeError",
+    "InvalidActivityError",
+    "UnauthenticatedActivityError",
+    "ForbiddenActivityError",
+    "RouteError",
 ]

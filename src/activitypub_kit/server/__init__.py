@@ -1,1 +1,40 @@
-"""server part of activitypub_kit (see docs/)."""
+"""The server part: a :class:`Federation` object serving ActivityPub over ASGI.
+
+>>> from activitypub_kit.server import Federation
+>>> fed = Federation("https://blog.example")
+
+Register an actor dispatcher, key pairs, object and collection dispatchers and inbox
+handlers on it; serve ``fed.asgi()``; run ``fed.running()`` (a queue worker) for inbox
+handlers and deliveries.  See ``docs/federation.md``.
+"""
+
+from activitypub_kit.server.asgi import FederationApp, FederationMiddleware, wants_activitypub
+from activitypub_kit.server.authenticate import Authenticated, Authenticator
+from activitypub_kit.server.collections import CollectionRoute, Page
+from activitypub_kit.server.context import Context
+from activitypub_kit.server.federation import INSTANCE, Federation
+from activitypub_kit.server.inbox import Inbox, InboxAnswer
+from activitypub_kit.server.keys import KeyPair
+from activitypub_kit.server.parsing import decode_activity
+from activitypub_kit.server.routes import UrlTemplate
+from activitypub_kit.server.transport import SignedTransport, SigningKeyResolver
+
+__all__ = [
+    "Federation",
+    "Context",
+    "Page",
+    "CollectionRoute",
+    "KeyPair",
+    "Inbox",
+    "InboxAnswer",
+    "Authenticated",
+    "Authenticator",
+    "FederationApp",
+    "FederationMiddleware",
+    "SignedTransport",
+    "SigningKeyResolver",
+    "UrlTemplate",
+    "INSTANCE",
+    "decode_activity",
+    "wants_activitypub",
+]

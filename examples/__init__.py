@@ -1,0 +1,1 @@
+"""Examples built on activitypub_kit (run them with ``python -m examples.NAME``)."""

@@ -1,0 +1,299 @@
+"""The ASGI face of a Federation: routing, content negotiation, authorized fetch, inbox.
+
+* ``GET``/``HEAD`` on an actor, object or collection route with an ActivityPub ``Accept``
+  (``application/activity+json`` or ``application/ld+json``) is answered with JSON; any other
+  ``Accept`` falls through to the host application (``fallback``), so the same URL can
+  render HTML.  Without a fallback such requests get ``406``.
+* ``POST`` on an inbox runs the inbox pipeline (:mod:`~activitypub_kit.server.inbox`) after
+  reading the body within ``max_body_size`` (``413`` otherwise).
+* WebFinger and NodeInfo are served from the actor dispatcher.
+* Authorized fetch: every served document except the instance actor needs a valid signed
+  ``GET`` (``401`` otherwise; ``403`` for a blocked signer).
+
+Use it alone (``uvicorn module:app`` with ``app = fed.asgi()``; its lifespan runs a queue
+worker), mount it with ``Mount("/", fed.asgi())``, or wrap a host application with
+:class:`FederationMiddleware` (Starlette's and FastAPI's ``add_middleware``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, quote
+
+from activitypub_kit.errors import (
+    ActivityPubError,
+    FetchError,
+    PayloadTooLargeError,
+    UnauthenticatedActivityError,
+)
+from activitypub_kit.server import documents
+from activitypub_kit.signatures import request_from_asgi
+from activitypub_kit.webfinger.nodeinfo import content_type as nodeinfo_content_type
+from activitypub_kit.webfinger.nodeinfo import well_known
+
+if TYPE_CHECKING:
+    from activitypub_kit.server.federation import Federation
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+ACTIVITY_TYPE = "application/activity+json"
+_AP_TYPES = ("application/activity+json", "application/ld+json")
+
+
+def wants_activitypub(accept: str) -> bool:
+    """Whether an ``Accept`` header asks for ActivityPub JSON (with a non-zero weight)."""
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        if media.lower() in _AP_TYPES:
+            weights = [p for p in params if p.lower().startswith("q=")]
+            if not weights or weights[0][2:].strip() not in ("0", "0.0", "0.00", "0.000"):
+                return True
+    return False
+
+
+class Response:
+    """A status, headers and body to send."""
+
+    def __init__(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.status = status
+        self.body = body
+        self.headers = headers
+
+    @classmethod
+    def json(cls, status: int, document: Any, content_type: str = ACTIVITY_TYPE) -> Response:
+        """A JSON response (``Vary: Accept``, since the URL may also render HTML)."""
+        body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+        return cls(status, body, {"content-type": content_type, "vary": "Accept"})
+
+    @classmethod
+    def error(cls, status: int, reason: str) -> Response:
+        """``{"error": reason}`` with ``status``."""
+        return cls.json(status, {"error": reason}, "application/json")
+
+    async def send(self, send: Send, *, head: bool = False) -> None:
+        """Send this response."""
+        headers = [(k.encode(), v.encode()) for k, v in self.headers.items()]
+        headers.append((b"content-length", str(len(self.body)).encode()))
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head else self.body})
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The request body, refusing more than ``limit`` bytes (``PayloadTooLargeError``)."""
+    declared = _header(scope, b"content-length")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"body of {declared} bytes is over the {limit}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise PayloadTooLargeError("client disconnected before sending the whole body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"body is over the {limit}-byte limit")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+class FederationApp:
+    """The ASGI application of a :class:`~activitypub_kit.server.Federation`."""
+
+    def __init__(
+        self, federation: Federation, fallback: ASGIApp | None = None, *, run_worker: bool = True
+    ) -> None:
+        self.federation = federation
+        self.fallback = fallback
+        self.run_worker = run_worker
+        self.webfinger = documents.webfinger_server(federation)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection."""
+        if scope["type"] == "lifespan":
+            if self.run_worker or self.fallback is None:
+                await self._lifespan(receive, send)
+            else:
+                await self.fallback(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            if self.fallback is not None:
+                await self.fallback(scope, receive, send)
+            return
+        await self.federation.setup()
+        raw = scope.get("raw_path")
+        path = raw.decode("latin-1").split("?", 1)[0] if raw else quote(scope.get("path", "/"))
+        try:
+            response = await self._route(scope, receive, path)
+        except ActivityPubError as exc:
+            response = Response.error(exc.http_status, exc.message)
+        if response is None:
+            if self.fallback is not None:
+                await self.fallback(scope, receive, send)
+                return
+            response = Response.error(404, "not found")
+        await response.send(send, head=scope["method"] == "HEAD")
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        await receive()
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                if self.run_worker:
+                    await stack.enter_async_context(self.federation.running())
+                else:
+                    await self.federation.setup()
+            except Exception as exc:
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def _route(self, scope: Scope, receive: Receive, path: str) -> Response | None:
+        fed = self.federation
+        method = scope["method"]
+        if path == "/.well-known/webfinger":
+            if self.webfinger is None:
+                return Response.error(404, "WebFinger needs an origin with a domain name")
+            answer = await self.webfinger.respond(scope.get("query_string", b""))
+            return Response(answer.status, answer.body, dict(answer.headers))
+        if path == "/.well-known/nodeinfo":
+            return Response.json(
+                200, well_known(fed.origin, ("2.1",)).to_json(), "application/json"
+            )
+        if path == "/nodeinfo/2.1":
+            document = await documents.nodeinfo_document(fed, fed.context())
+            return Response.json(200, document, nodeinfo_content_type("2.1"))
+        inbox = self._match_inbox(path)
+        if inbox is not None and method == "POST":
+            return await self._inbox(scope, receive, inbox[0], inbox[1])
+        if method not in ("GET", "HEAD"):
+            return None if inbox is None else Response.error(405, "an inbox accepts POST only")
+        target = self._match_document(path)
+        if target is None:
+            return None
+        if not wants_activitypub(_header(scope, b"accept")):
+            if self.fallback is not None:
+                return None
+            return Response.error(406, f"this URL serves {ACTIVITY_TYPE}")
+        kind, name, params = target
+        ctx = fed.context()
+        if fed.authorized_fetch and kind != "instance":
+            refusal = await self._authorize(scope)
+            if refusal is not None:
+                return refusal
+        if kind == "instance":
+            status, document = await documents.instance_actor_document(fed)
+        elif kind == "actor":
+            status, document = await documents.actor_document(fed, ctx, params["handle"])
+        elif kind == "collection":
+            cursors = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("cursor")
+            cursor = cursors[0] if cursors else None
+            if cursor is None and b"cursor=" in scope.get("query_string", b""):
+                cursor = ""
+            route = fed.collections[name]
+            status, document = await documents.collection_document(route, fed, ctx, params, cursor)
+        else:
+            status, document = await documents.object_document(fed, ctx, name, params)
+        if status >= 400 and "error" in document:
+            return Response.error(status, document["error"])
+        return Response.json(status, document)
+
+    def _match_inbox(self, path: str) -> tuple[str | None, bool] | None:
+        templates = self.federation.templates
+        if templates["shared_inbox"].match(path) is not None:
+            return None, True
+        values = templates["inbox"].match(path)
+        if values is not None and "handle" in values:
+            return values["handle"], False
+        return None
+
+    def _match_document(self, path: str) -> tuple[str, str, dict[str, str]] | None:
+        fed = self.federation
+        if fed.templates["instance_actor"].match(path) is not None:
+            return "instance", "", {}
+        actor = fed.templates.get("actor")
+        if actor is not None and fed.actor_dispatcher is not None:
+            values = actor.match(path)
+            if values is not None:
+                return "actor", "", values
+        for name, route in fed.collections.items():
+            values = route.template.match(path)
+            if values is not None:
+                return "collection", name, values
+        for name in fed.objects:
+            values = fed.templates[f"object:{name}"].match(path)
+            if values is not None:
+                return "object", name, values
+        return None
+
+    async def _inbox(
+        self, scope: Scope, receive: Receive, handle: str | None, shared: bool
+    ) -> Response:
+        fed = self.federation
+        body = await read_body(scope, receive, fed.max_body_size)
+        if not shared:
+            assert handle is not None
+            if (
+                fed.actor_dispatcher is None
+                or await fed.actor_dispatcher(fed.context(), handle) is None
+            ):
+                return Response.error(404, f"no actor {handle} here")
+        request = request_from_asgi(scope, body, scheme=_public_scheme(fed.origin))
+        answer = await fed.inbox.receive(request, handle)
+        return Response.json(answer.status, answer.body, "application/json")
+
+    async def _authorize(self, scope: Scope) -> Response | None:
+        fed = self.federation
+        request = request_from_asgi(scope, b"", scheme=_public_scheme(fed.origin))
+        try:
+            signed = await fed.authenticator.http_signer(request)
+        except UnauthenticatedActivityError as exc:
+            return Response.error(401, exc.message)
+        except FetchError as exc:
+            return Response.error(401, f"cannot fetch the signing key: {exc}")
+        if signed is None:
+            return Response.error(401, "authorized fetch: this server needs a signed GET")
+        key, _key_id = signed
+        if fed.is_blocked is not None:
+            from activitypub_kit.server.inbox import _call
+
+            if await _call(fed.is_blocked, key.owner):
+                return Response.error(403, f"the domain of {key.owner} is blocked here")
+        return None
+
+
+def _public_scheme(origin: str) -> str:
+    return origin.split(":", 1)[0]
+
+
+class FederationMiddleware:
+    """Wrap a host ASGI app: federation routes are answered, the rest goes to ``app``.
+
+    ``app.add_middleware(FederationMiddleware, federation=fed)`` in Starlette and FastAPI.
+    The worker is not started here: run ``fed.running()`` in the host app's lifespan.
+    """
+
+    def __init__(self, app: ASGIApp, federation: Federation) -> None:
+        self.app = FederationApp(federation, app, run_worker=False)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection."""
+        await self.app(scope, receive, send)
+
+
+__all__ = ["FederationApp", "FederationMiddleware", "wants_activitypub", "read_body"]

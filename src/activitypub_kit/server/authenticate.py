@@ -1,0 +1,257 @@
+"""Steps 3 and 4 of the inbox pipeline: who vouches for the activity, and is it the actor.
+
+Accepted proofs, in order: an HTTP signature (draft-cavage or RFC 9421) whose key owner is
+the actor; otherwise (no HTTP signature, or one by another actor, as when a relay or a
+thread owner forwards) an FEP-8b32 object integrity proof or an ``RsaSignature2017`` LD
+signature by the actor.  An LD-signed document is replaced by its compacted form, so the
+terms we act on are those that were signed.  Keys are resolved by
+:class:`~activitypub_kit.http.KeyResolver` (owner back-link, rotation refetch).
+
+A ``Delete`` of an actor by itself whose key document answers ``410 Gone`` cannot be
+verified any more; the origin saying the actor is gone is the proof, and the failure is
+cached, so a flood of such deletes costs one fetch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urldefrag
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from activitypub_kit.errors import (
+    AlgorithmMismatchError,
+    DigestError,
+    FetchError,
+    HttpStatusError,
+    InvalidSignatureError,
+    KeyFormatError,
+    MissingSignatureError,
+    SignatureError,
+    UnauthenticatedActivityError,
+)
+from activitypub_kit.http import KeyResolver, PublicKey
+from activitypub_kit.server.parsing import single_id
+from activitypub_kit.signatures import (
+    HttpRequest,
+    load_public_key_pem,
+    multibase_to_public_key,
+    parse_ld_signature,
+    parse_proof,
+    parse_signature,
+    verify_content_digest,
+    verify_ld_signature,
+    verify_legacy_digest,
+    verify_proof,
+    verify_signature,
+)
+from activitypub_kit.signatures import PublicKey as CryptoKey
+from activitypub_kit.signatures.cavage import CavagePolicy
+from activitypub_kit.signatures.rfc9421 import Rfc9421Policy
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    """Who vouched for an activity, how, and the document to act on."""
+
+    #: The actor that owns the verifying key (equal to the activity's actor).
+    owner: str
+    #: The key id, or ``None`` for the ``gone`` case.
+    key_id: str | None
+    #: ``http-signature``, ``proof``, ``ld-signature`` or ``gone``.
+    method: str
+    #: The activity (compacted when an LD signature vouched for it; no ``proof``).
+    document: dict[str, Any]
+
+
+def _crypto_key(key: PublicKey) -> CryptoKey:
+    if key.public_key_pem is not None:
+        return load_public_key_pem(key.public_key_pem)
+    assert key.public_key_multibase is not None
+    return multibase_to_public_key(key.public_key_multibase)
+
+
+def _is_gone(error: FetchError) -> bool:
+    return isinstance(error, HttpStatusError) and error.status_code == 410
+
+
+class Authenticator:
+    """Verify inbox requests against keys resolved through ``keys``.
+
+    A key that verified a signature is reused for ``key_ttl`` seconds without asking the
+    key cache again.
+    """
+
+    def __init__(
+        self,
+        keys: KeyResolver,
+        *,
+        cavage_policy: CavagePolicy | None = None,
+        rfc9421_policy: Rfc9421Policy | None = None,
+        key_ttl: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.keys = keys
+        self.key_ttl = key_ttl
+        self.clock = clock
+        #: key id -> (key that last verified a signature, when); skips the key cache's
+        #: (de)serialisation on the hot path.  A key that fails goes through
+        #: :meth:`KeyResolver.verify` again (which refetches a rotated key).
+        self._recent: dict[str, tuple[PublicKey, float]] = {}
+        self._decoded: dict[PublicKey, CryptoKey] = {}
+        self.policies: dict[str, Any] = {}
+        if cavage_policy is not None:
+            self.policies["cavage_policy"] = cavage_policy
+        if rfc9421_policy is not None:
+            self.policies["rfc9421_policy"] = rfc9421_policy
+
+    async def http_signer(self, request: HttpRequest) -> tuple[PublicKey, str] | None:
+        """The verified key of the request's HTTP signature; ``None`` when unsigned.
+
+        :raises UnauthenticatedActivityError: for a signature that is present but fails.
+        :raises FetchError: when the key cannot be fetched (the caller decides).
+        """
+        try:
+            parsed = parse_signature(request)
+        except MissingSignatureError:
+            return None
+        except SignatureError as exc:
+            raise UnauthenticatedActivityError(str(exc)) from None
+        key_id = parsed.key_id
+        if not key_id:
+            raise UnauthenticatedActivityError("signature names no key id")
+        if request.body:
+            self._precheck_digest(request)
+
+        def check(key: PublicKey) -> bool:
+            try:
+                verify_signature(request, parsed, self._loaded(key), **self.policies)
+            except (InvalidSignatureError, AlgorithmMismatchError, KeyFormatError):
+                return False
+            return True
+
+        try:
+            recent = self._recent.get(key_id)
+            if recent is not None and self.clock() - recent[1] < self.key_ttl and check(recent[0]):
+                return recent[0], key_id
+            verified = await self.keys.verify(key_id, check)
+        except SignatureError as exc:
+            raise UnauthenticatedActivityError(str(exc)) from None
+        if verified is None:
+            self._recent.pop(key_id, None)
+            raise UnauthenticatedActivityError(f"signature does not verify with key {key_id}")
+        if len(self._recent) >= 4096:
+            self._recent.pop(next(iter(self._recent)))
+        self._recent[key_id] = (verified, self.clock())
+        return verified, key_id
+
+    def _loaded(self, key: PublicKey) -> CryptoKey:
+        loaded = self._decoded.get(key)
+        if loaded is None:
+            loaded = _crypto_key(key)
+            if len(self._decoded) >= 4096:
+                self._decoded.pop(next(iter(self._decoded)))
+            self._decoded[key] = loaded
+        return loaded
+
+    def _precheck_digest(self, request: HttpRequest) -> None:
+        # A wrong digest is refused before any key is fetched (no fetch for garbage).
+        try:
+            if "digest" in request.headers:
+                verify_legacy_digest(request.headers.get("digest"), request.body)
+            if "content-digest" in request.headers:
+                verify_content_digest(request.headers.get("content-digest"), request.body)
+        except DigestError as exc:
+            raise UnauthenticatedActivityError(str(exc)) from None
+
+    async def authenticate(self, request: HttpRequest, document: dict[str, Any]) -> Authenticated:
+        """Run steps 3 and 4 (see the module docstring).
+
+        :raises UnauthenticatedActivityError: when nothing valid vouches for the actor.
+        """
+        actor = single_id(document.get("actor"))
+        assert actor is not None
+        http_owner: str | None = None
+        try:
+            signed = await self.http_signer(request)
+        except FetchError as error:
+            key_id = self._key_id(request)
+            if _is_gone(error) and self._self_delete(document, actor, key_id):
+                return Authenticated(actor, None, "gone", document)
+            raise UnauthenticatedActivityError(f"cannot fetch key {key_id}: {error}") from None
+        if signed is not None:
+            key, key_id = signed
+            if key.owner == actor:
+                return Authenticated(actor, key_id, "http-signature", document)
+            http_owner = key.owner
+        if "proof" in document:
+            return await self._proof(document, actor)
+        if isinstance(document.get("signature"), dict):
+            return await self._ld_signature(document, actor)
+        if http_owner is not None:
+            raise UnauthenticatedActivityError(
+                f"the signer {http_owner} is not the activity's actor {actor}"
+            )
+        raise UnauthenticatedActivityError(
+            "request is not signed (no HTTP signature, proof or LD signature)"
+        )
+
+    def _key_id(self, request: HttpRequest) -> str:
+        try:
+            return parse_signature(request).key_id or "?"
+        except SignatureError:
+            return "?"
+
+    def _self_delete(self, document: dict[str, Any], actor: str, key_id: str) -> bool:
+        kinds = document.get("type")
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        if "Delete" not in kinds or single_id(document.get("object")) != actor:
+            return False
+        return urldefrag(key_id)[0] == actor
+
+    async def _owned_key(self, key_id: str, actor: str, what: str) -> PublicKey:
+        try:
+            key = await self.keys.get_key(key_id)
+        except FetchError as error:
+            raise UnauthenticatedActivityError(
+                f"cannot fetch the {what} key {key_id}: {error}"
+            ) from None
+        if key.owner != actor:
+            raise UnauthenticatedActivityError(
+                f"the {what} signer {key.owner} is not the activity's actor {actor}"
+            )
+        return key
+
+    async def _proof(self, document: dict[str, Any], actor: str) -> Authenticated:
+        try:
+            proof = parse_proof(document)
+            key = await self._owned_key(proof.verification_method, actor, "proof")
+            if key.public_key_multibase is None:
+                raise UnauthenticatedActivityError(
+                    f"key {key.id} has no publicKeyMultibase for the proof"
+                )
+            public = multibase_to_public_key(key.public_key_multibase)
+            unsigned = verify_proof(document, proof, public)
+        except SignatureError as exc:
+            raise UnauthenticatedActivityError(str(exc)) from None
+        return Authenticated(actor, key.id, "proof", unsigned)
+
+    async def _ld_signature(self, document: dict[str, Any], actor: str) -> Authenticated:
+        try:
+            signature = parse_ld_signature(document)
+            key = await self._owned_key(signature.creator, actor, "LD signature")
+            public = _crypto_key(key)
+            if not isinstance(public, rsa.RSAPublicKey):
+                raise UnauthenticatedActivityError(f"key {key.id} is not an RSA key")
+            compacted = verify_ld_signature(document, signature, public)
+        except SignatureError as exc:
+            raise UnauthenticatedActivityError(str(exc)) from None
+        if single_id(compacted.get("actor")) != actor:
+            raise UnauthenticatedActivityError("the LD-signed document names another actor")
+        return Authenticated(actor, key.id, "ld-signature", compacted)
+
+
+__all__ = ["Authenticated", "Authenticator"]

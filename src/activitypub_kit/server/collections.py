@@ -1,0 +1,119 @@
+"""Collection dispatchers: cursor pages, counts, and a one-shot listing for fan-out.
+
+A dispatcher answers ``(ctx, cursor, **params) -> Page | None``; ``cursor`` is ``None`` for
+the first page and the ``next`` of the previous page afterwards.  A collection whose first
+page has no ``next`` is served whole (``orderedItems`` inline); otherwise the collection
+embeds its first page and links the next ones as ``?cursor=...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from activitypub_kit.delivery.planning import Recipient
+from activitypub_kit.models import ASModel
+from activitypub_kit.server.routes import UrlTemplate
+
+
+@dataclass(slots=True)
+class Page:
+    """One page of a collection: items, the cursor of the next page, and the total count."""
+
+    items: Sequence[Any]
+    next: str | None = None
+    #: The number of items of the whole collection (``totalItems``), when known.
+    total: int | None = None
+
+
+PageDispatcher = Callable[..., Awaitable[Page | None]]
+Counter = Callable[..., Awaitable[int | None]]
+Lister = Callable[..., AsyncIterator[Recipient | str | ASModel | dict[str, Any]]]
+
+
+@dataclass(slots=True)
+class CollectionRoute:
+    """A registered collection: its template, page dispatcher and optional helpers."""
+
+    name: str
+    template: UrlTemplate
+    dispatcher: PageDispatcher
+    counter_fn: Counter | None = None
+    lister: Lister | None = None
+    ordered: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def counter(self, fn: Counter) -> Counter:
+        """Register ``async (ctx, **params) -> int | None``, the collection's ``totalItems``."""
+        self.counter_fn = fn
+        return fn
+
+    def recipients(self, fn: Lister) -> Lister:
+        """Register ``async def (ctx, **params)`` yielding every member at once (fan-out).
+
+        Members are :class:`~activitypub_kit.delivery.planning.Recipient` values (best: no
+        fetch needed), actor models or documents, or actor ids (fetched when sending).
+        Without it, fan-out walks the pages of the dispatcher.
+        """
+        self.lister = fn
+        return fn
+
+
+def item_json(item: Any) -> Any:
+    """An item as it appears in ``orderedItems``."""
+    if isinstance(item, ASModel):
+        return item.to_json(context=False)
+    if isinstance(item, Recipient):
+        return item.id
+    return item
+
+
+def page_url(collection_uri: str, cursor: str) -> str:
+    """The URL of the page at ``cursor``."""
+    return f"{collection_uri}?cursor={quote(cursor, safe='')}"
+
+
+def render_collection(
+    route: CollectionRoute, uri: str, first: Page, total: int | None
+) -> dict[str, Any]:
+    """The collection document whose first page is ``first``."""
+    kind = "OrderedCollection" if route.ordered else "Collection"
+    items_key = "orderedItems" if route.ordered else "items"
+    document: dict[str, Any] = {"id": uri, "type": kind}
+    if total is not None:
+        document["totalItems"] = total
+    items = [item_json(i) for i in first.items]
+    if first.next is None:
+        document[items_key] = items
+        if total is None:
+            document["totalItems"] = len(items)
+        return document
+    document["first"] = {
+        "id": page_url(uri, ""),
+        "type": f"{kind}Page",
+        "partOf": uri,
+        items_key: items,
+        "next": page_url(uri, first.next),
+    }
+    return document
+
+
+def render_page(route: CollectionRoute, uri: str, cursor: str, page: Page) -> dict[str, Any]:
+    """The page document at ``cursor``."""
+    kind = "OrderedCollectionPage" if route.ordered else "CollectionPage"
+    document: dict[str, Any] = {
+        "id": page_url(uri, cursor),
+        "type": kind,
+        "partOf": uri,
+        ("orderedItems" if route.ordered else "items"): [item_json(i) for i in page.items],
+    }
+    if page.next is not None:
+        document["next"] = page_url(uri, page.next)
+    if page.total is not None:
+        document["totalItems"] = page.total
+    return document
+
+
+__all__ = ["Page", "CollectionRoute", "item_json", "page_url"]

@@ -1,0 +1,148 @@
+"""The inbox: handler registration and the pipeline from request to queued activity.
+
+Pipeline, in order, each step answering with a precise status and ``{"error": reason}``:
+
+1. body size limit (413, enforced while reading by the ASGI layer);
+2. parse: UTF-8, JSON, depth, an object, no redefined ActivityStreams terms, id/type/actor
+   (400, :mod:`~activitypub_kit.server.parsing`);
+3. signature: HTTP signature, FEP-8b32 proof or LD signature (401);
+4. the key's owner is the activity's actor (401) — before anything else looks at the
+   activity (:mod:`~activitypub_kit.server.authenticate`);
+5. origin rules (403, or 202 without effect, :mod:`~activitypub_kit.server.origins`);
+6. the domain-block policy hook (403);
+7. idempotency: an activity id is applied once per inbox (202, no effect, on a repeat);
+8. enqueue, then answer 202; the handler runs in a worker, retried on failure.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from activitypub_kit.errors import ActivityPubError, ForbiddenActivityError, InvalidActivityError
+from activitypub_kit.models import ASModel, parse
+from activitypub_kit.server.origins import Dropped, apply_origin_rules
+from activitypub_kit.server.parsing import decode_activity, single_id
+from activitypub_kit.signatures import HttpRequest
+
+if TYPE_CHECKING:
+    from activitypub_kit.server.context import Context
+    from activitypub_kit.server.federation import Federation
+
+logger = logging.getLogger("activitypub_kit.server.inbox")
+
+InboxHandler = Callable[["Context", Any], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class InboxAnswer:
+    """The status and JSON body the inbox answers with."""
+
+    status: int
+    body: dict[str, str]
+
+
+class Inbox:
+    """Inbox handlers per activity type (``@fed.inbox.on(Follow)``) and the pipeline."""
+
+    def __init__(self, federation: Federation) -> None:
+        self._federation = federation
+        self._handlers: dict[type[ASModel], InboxHandler] = {}
+
+    def on(self, *types: type[ASModel]) -> Callable[[InboxHandler], InboxHandler]:
+        """Register ``async (ctx, activity)`` for activities of ``types`` and their subclasses.
+
+        The most specific registered class wins: a handler for ``Activity`` receives
+        whatever has no handler of its own.
+        """
+        if not types:
+            raise TypeError("inbox.on() needs at least one activity class")
+
+        def register(handler: InboxHandler) -> InboxHandler:
+            for kind in types:
+                self._handlers[kind] = handler
+            return handler
+
+        return register
+
+    def handler_for(self, activity: ASModel) -> InboxHandler | None:
+        """The handler of the most specific registered class of ``activity``."""
+        for kind in type(activity).__mro__:
+            handler = self._handlers.get(kind)
+            if handler is not None:
+                return handler
+        return None
+
+    # -- the pipeline ----------------------------------------------------------------
+
+    async def receive(self, request: HttpRequest, inbox: str | None) -> InboxAnswer:
+        """Run steps 2-8 on a request whose body was read within the limit.
+
+        ``inbox`` is the local actor's handle, or ``None`` for the shared inbox.
+        """
+        fed = self._federation
+        try:
+            document = decode_activity(request.body, max_depth=fed.max_depth)
+            try:
+                parse(document)
+            except ActivityPubError as exc:
+                raise InvalidActivityError(f"not a valid activity: {exc}") from None
+            actor = single_id(document["actor"])
+            assert actor is not None
+            authenticated = await fed.authenticator.authenticate(request, document)
+            document = await apply_origin_rules(authenticated.document, actor, fed.resolver)
+            if await _call(fed.is_blocked, actor):
+                raise ForbiddenActivityError(f"the domain of {actor} is blocked here")
+        except Dropped as dropped:
+            logger.info("inbox activity dropped", extra={"reason": dropped.reason})
+            return InboxAnswer(202, {"status": "dropped", "reason": dropped.reason})
+        except ActivityPubError as exc:
+            status = exc.http_status if 400 <= exc.http_status < 600 else 400
+            return InboxAnswer(status, {"error": exc.message})
+        name = inbox if inbox is not None else "*shared*"
+        seen = ("server", "inbox-seen", name, document["id"])
+        if not await fed.store.cas(seen, None, True, ttl=fed.idempotency_ttl):
+            return InboxAnswer(202, {"status": "duplicate"})
+        try:
+            await fed.queue.enqueue(
+                {
+                    "kind": "inbox",
+                    "inbox": inbox,
+                    "activity": document,
+                    "signer": authenticated.key_id,
+                    "method": authenticated.method,
+                },
+                ordering_key=f"inbox\n{single_id(document.get('object')) or document['id']}",
+            )
+        except Exception:
+            await fed.store.delete(seen)
+            logger.exception("could not enqueue an inbox activity")
+            return InboxAnswer(503, {"error": "the activity could not be queued; retry later"})
+        return InboxAnswer(202, {"status": "accepted"})
+
+    async def handle(self, body: dict[str, Any]) -> None:
+        """Run the handler of a queued activity (a worker calls this; raising retries)."""
+        activity = parse(body["activity"])
+        handler = self.handler_for(activity)
+        if handler is None:
+            logger.debug("no inbox handler", extra={"type": type(activity).__name__})
+            return
+        ctx = self._federation.context(
+            inbox=body.get("inbox"), signer=body.get("signer"), method=body.get("method")
+        )
+        await handler(ctx, activity)
+
+
+async def _call(hook: Callable[[str], bool | Awaitable[bool]] | None, actor: str) -> bool:
+    if hook is None:
+        return False
+    result = hook(actor)
+    if inspect.isawaitable(result):
+        result = await result
+    return bool(result)
+
+
+__all__ = ["Inbox", "InboxAnswer", "InboxHandler"]

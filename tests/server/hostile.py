@@ -1,0 +1,90 @@
+"""Helpers for hostile-inbox tests: remote actors on loopback servers, signed raw POSTs."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from activitypub_kit.http import HttpClient
+from activitypub_kit.signatures import (
+    HttpRequest,
+    PrivateKey,
+    multikey_entry,
+    public_key_entry,
+    sign_cavage,
+)
+from loopback import LoopbackServer
+
+AS = "https://www.w3.org/ns/activitystreams"
+
+
+@dataclass
+class Remote:
+    """An actor served by a loopback server, with its keys."""
+
+    id: str
+    rsa: PrivateKey
+    ed25519: PrivateKey
+
+    @property
+    def key_id(self) -> str:
+        return f"{self.id}#main-key"
+
+    @property
+    def ed_key_id(self) -> str:
+        return f"{self.id}#ed25519-key"
+
+
+def serve_actor(server: LoopbackServer, name: str, keys: list[PrivateKey]) -> Remote:
+    actor_id = server.url(f"/users/{name}")
+    remote = Remote(actor_id, keys[0], keys[1])
+    server.json(
+        f"/users/{name}",
+        {
+            "@context": [AS, "https://w3id.org/security/v1"],
+            "id": actor_id,
+            "type": "Person",
+            "preferredUsername": name,
+            "inbox": f"{actor_id}/inbox",
+            "publicKey": public_key_entry(keys[0], key_id=remote.key_id, owner=actor_id),
+            "assertionMethod": [
+                multikey_entry(keys[1], key_id=remote.ed_key_id, controller=actor_id)
+            ],
+        },
+    )
+    return remote
+
+
+def body_of(document: Any) -> bytes:
+    return document if isinstance(document, bytes) else json.dumps(document).encode()
+
+
+async def post_signed(
+    client: HttpClient,
+    url: str,
+    document: Any,
+    key: PrivateKey | None,
+    key_id: str = "",
+    *,
+    now: float | None = None,
+    body_after_signing: bytes | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """POST ``document`` to ``url`` signed (draft-cavage) with ``key``; ``(status, json)``."""
+    body = body_of(document)
+    request = HttpRequest("POST", url, [("Content-Type", "application/activity+json")], body)
+    if key is not None:
+        request = sign_cavage(request, key, key_id, now=time.time() if now is None else now)
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() != "host"]
+    response = await client.post(
+        url,
+        body_after_signing if body_after_signing is not None else body,
+        headers=headers,
+        auth=None,
+    )
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {}
+    return response.status_code, payload
