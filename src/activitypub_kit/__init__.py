@@ -7,7 +7,9 @@ optional extras or I/O live in their sub-packages: :mod:`activitypub_kit.signatu
 
 from __future__ import annotations
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from activitypub_kit import errors
 from activitypub_kit.models import (
@@ -97,6 +99,40 @@ from activitypub_kit.models import (
     recipients,
 )
 
+if TYPE_CHECKING:
+    from activitypub_kit.delivery.outbox import Outbox
+    from activitypub_kit.http import HttpClient, HttpSettings, Resolver
+    from activitypub_kit.server import Context, Federation, FederationMiddleware, KeyPair
+    from activitypub_kit.storage import MemoryQueue, MemoryStore, SqliteQueue, SqliteStore
+    from activitypub_kit.webfinger import WebFingerClient
+
+# The I/O parts are imported on first use, so that ``import activitypub_kit`` stays cheap
+# and needs no event loop (models only): ``activitypub_kit.Federation`` still works.
+_LAZY = {
+    "Federation": "activitypub_kit.server",
+    "Context": "activitypub_kit.server",
+    "KeyPair": "activitypub_kit.server",
+    "FederationMiddleware": "activitypub_kit.server",
+    "HttpClient": "activitypub_kit.http",
+    "HttpSettings": "activitypub_kit.http",
+    "Resolver": "activitypub_kit.http",
+    "WebFingerClient": "activitypub_kit.webfinger",
+    "Outbox": "activitypub_kit.delivery.outbox",
+    "MemoryStore": "activitypub_kit.storage",
+    "MemoryQueue": "activitypub_kit.storage",
+    "SqliteStore": "activitypub_kit.storage",
+    "SqliteQueue": "activitypub_kit.storage",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the server, HTTP, delivery and storage names only when first asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(module), name)
+
+
 try:
     __version__ = version("activitypub-kit")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -105,6 +141,21 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "__version__",
     "errors",
+    # the I/O parts (imported lazily)
+    "Federation",
+    "Context",
+    "KeyPair",
+    "FederationMiddleware",
+    "HttpClient",
+    "HttpSettings",
+    "Resolver",
+    "WebFingerClient",
+    "Outbox",
+    "MemoryStore",
+    "MemoryQueue",
+    "SqliteStore",
+    "SqliteQueue",
+    # models
     "parse",
     "model_for_type",
     "format_datetime",
