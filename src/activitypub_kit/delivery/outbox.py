@@ -44,6 +44,7 @@ import anyio
 from activitypub_kit.delivery import messages as m
 from activitypub_kit.delivery.health import CircuitBreaker, UnavailableDomains
 from activitypub_kit.delivery.health_view import HealthView
+from activitypub_kit.delivery.limits import Slots
 from activitypub_kit.delivery.observe import (
     DeliveryEvent,
     DeliveryObserver,
@@ -137,8 +138,8 @@ class Outbox:
     batch_size: int = 256
     #: Seconds the in-process picture of host health is reused before re-listing it.
     health_cache_ttl: float = 2.0
-    _global: anyio.CapacityLimiter | None = None
-    _hosts: dict[str, anyio.CapacityLimiter] = field(default_factory=dict)
+    _global: Slots | None = None
+    _hosts: dict[str, Slots] = field(default_factory=dict)
     _bodies: dict[str, _Body] = field(default_factory=dict)
     _health: HealthView | None = None
     _observe: Observability | None = None
@@ -450,11 +451,15 @@ class Outbox:
 
     async def _post(self, target: InboxTarget, body: _Body, key_ref: str) -> DeliveryResult:
         if self._global is None:
-            self._global = anyio.CapacityLimiter(self.global_limit)
-        host_limit = self._hosts.get(target.host)
-        if host_limit is None:
-            host_limit = self._hosts[target.host] = anyio.CapacityLimiter(self.per_host_limit)
-        async with self._global, host_limit:
+            self._global = Slots(self.global_limit)
+        host_slots = self._hosts.get(target.host)
+        if host_slots is None:
+            if len(self._hosts) > 4096:  # forget idle hosts
+                self._hosts = {h: s for h, s in self._hosts.items() if s.in_use}
+            host_slots = self._hosts[target.host] = Slots(self.per_host_limit)
+        await host_slots.acquire()
+        try:
+            await self._global.acquire()
             try:
                 return await self.transport.deliver(
                     target.inbox, body.data, body_sha256=body.sha256, key_ref=key_ref
@@ -465,8 +470,9 @@ class Outbox:
                 )
                 return DeliveryResult(status=None, error=f"transport raised {exc!r}")
             finally:
-                if host_limit.borrowed_tokens == 0 and len(self._hosts) > 4096:
-                    self._hosts.pop(target.host, None)
+                self._global.release()
+        finally:
+            host_slots.release()
 
     async def _schedule_retry(
         self,
