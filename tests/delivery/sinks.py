@@ -49,7 +49,7 @@ ACCEPTED: Action = ("status", 202, {})
 
 @dataclass
 class Received:
-    """One complete POST a sink read (whatever it then answered)."""
+    """One complete POST a sink read, and the status it answered (``None``: no answer)."""
 
     activity: str | None
     scheme: str | None
@@ -168,25 +168,24 @@ class _Sink(asyncio.Protocol):
         received = Received(activity, scheme, verified, None)
         seen.append(received)
         action = farm.behaviour(self.host, len(seen), received)
-        received.answered = action[1] if action[0] == "status" else None
         if farm.paused is not None and not farm.paused.is_set():
             self.busy = True
-            task = asyncio.ensure_future(self._later(action))
+            task = asyncio.ensure_future(self._later(action, received))
             farm.held.add(task)
             task.add_done_callback(farm.held.discard)
         else:
-            self._act(action)
+            self._act(action, received)
         farm.changed.set()
 
-    async def _later(self, action: Action) -> None:
+    async def _later(self, action: Action, received: Received) -> None:
         assert self.farm.paused is not None
         await self.farm.paused.wait()
-        self._act(action)
+        self._act(action, received)
 
-    def _act(self, action: Action) -> None:
+    def _act(self, action: Action, received: Received) -> None:
         transport = self.transport
         if transport is None or transport.is_closing():
-            return
+            return  # the client went away: nothing was answered
         if action[0] == "hang":
             self.busy = True  # never answer; the client gives up and closes
             return
@@ -200,6 +199,7 @@ class _Sink(asyncio.Protocol):
         head = f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\n"
         head += "".join(f"{k}: {v}\r\n" for k, v in extra.items())
         transport.write(head.encode() + b"\r\n")
+        received.answered = status
         self.busy = False
         if self.buffer:
             self._next()
