@@ -42,16 +42,14 @@ from typing import Any, Protocol
 import anyio
 
 from activitypub_kit.delivery import messages as m
+from activitypub_kit.delivery.attempt import Attempts, Body
 from activitypub_kit.delivery.health import CircuitBreaker, UnavailableDomains
 from activitypub_kit.delivery.health_view import HealthView
-from activitypub_kit.delivery.limits import Slots
 from activitypub_kit.delivery.observe import (
-    DeliveryEvent,
     DeliveryObserver,
     DeliveryOutcome,
     DeliveryStats,
     Observability,
-    logger,
 )
 from activitypub_kit.delivery.planning import (
     InboxTarget,
@@ -59,7 +57,7 @@ from activitypub_kit.delivery.planning import (
     plan_delivery,
     strip_hidden_recipients,
 )
-from activitypub_kit.delivery.retry import Outcome, RetryPolicy, classify_status
+from activitypub_kit.delivery.retry import RetryPolicy
 from activitypub_kit.delivery.transport import DeliveryResult, Transport
 from activitypub_kit.errors import DeliveryError
 from activitypub_kit.storage.base import JSONValue, KeyValueStore, Message, MessageQueue
@@ -96,17 +94,11 @@ def _object_id(activity: Mapping[str, Any]) -> str:
 
 
 @dataclass(slots=True)
-class _Body:
-    data: bytes
-    sha256: bytes
-
-
-@dataclass(slots=True)
 class _Batch:
     """What one batch message knows about its targets before sending."""
 
     msg: Mapping[str, Any]
-    body: _Body
+    body: Body
     pending: set[str]
 
 
@@ -138,17 +130,28 @@ class Outbox:
     batch_size: int = 256
     #: Seconds the in-process picture of host health is reused before re-listing it.
     health_cache_ttl: float = 2.0
-    _global: Slots | None = None
-    _hosts: dict[str, Slots] = field(default_factory=dict)
-    _bodies: dict[str, _Body] = field(default_factory=dict)
+    _bodies: dict[str, Body] = field(default_factory=dict)
     _health: HealthView | None = None
     _observe: Observability | None = None
+    _attempts: Attempts = field(init=False)
 
     def __post_init__(self) -> None:
         self._health = HealthView(
             self.breaker, self.domains, ttl=self.health_cache_ttl, clock=self.clock
         )
         self._observe = Observability(self.stats, self.observer)
+        self._attempts = Attempts(
+            self.transport,
+            self.policy,
+            self.hooks,
+            self._health,
+            self._observe,
+            breaker=self.breaker,
+            domains=self.domains,
+            global_limit=self.global_limit,
+            per_host_limit=self.per_host_limit,
+            clock=self.clock,
+        )
 
     # -- sending -------------------------------------------------------------------------
 
@@ -228,7 +231,7 @@ class Outbox:
         else:
             await self._retry(body, message)
 
-    async def _load_body(self, activity_id: str) -> _Body:
+    async def _load_body(self, activity_id: str) -> Body:
         cached = self._bodies.get(activity_id)
         if cached is not None:
             return cached
@@ -236,7 +239,7 @@ class Outbox:
         if not isinstance(raw, str):
             raise DeliveryError(f"body of {activity_id} is gone (expired or never stored)")
         data = raw.encode()
-        loaded = _Body(data, hashlib.sha256(data).digest())
+        loaded = Body(data, hashlib.sha256(data).digest())
         if len(self._bodies) >= 256:
             self._bodies.pop(next(iter(self._bodies)))
         self._bodies[activity_id] = loaded
@@ -326,10 +329,10 @@ class Outbox:
         first_at = self.clock()
         if target.host in batch.pending:
             # An earlier activity about this object still waits for this host: queue behind it.
-            self._event(DeliveryOutcome.DEFERRED, msg, target, retry_in=0.0)
+            self._attempts.event(DeliveryOutcome.DEFERRED, msg, target, retry_in=0.0)
             await self._schedule_retry(msg, target, failures=0, first_at=first_at, delay=0.0)
             return
-        retry = await self._attempt(msg, batch.body, target, failures=0, first_at=first_at)
+        retry = await self._attempts.attempt(msg, batch.body, target, failures=0, first_at=first_at)
         if retry is not None:
             delay, failed = retry
             await self._schedule_retry(
@@ -344,7 +347,7 @@ class Outbox:
         failures = int(msg["failures"]) + (extra if isinstance(extra, int) else 0)
         assert self._health is not None
         await self._health.refresh()
-        retry = await self._attempt(
+        retry = await self._attempts.attempt(
             msg, body, target, failures=failures, first_at=float(msg["first_at"])
         )
         if retry is None:
@@ -358,121 +361,6 @@ class Outbox:
             await self.store.set(counter, failures + 1 - int(msg["failures"]), ttl=self._ttl())
         # Keep this message (and so its place in the ordering key's line): nack with a delay.
         raise RetryLater(delay)
-
-    async def _attempt(
-        self,
-        msg: Mapping[str, Any],
-        body: _Body,
-        target: InboxTarget,
-        *,
-        failures: int,
-        first_at: float,
-    ) -> tuple[float, bool] | None:
-        """Try one delivery; ``None`` when this target is settled, else when to retry.
-
-        ``failures`` counts the failed attempts before this one.  The answer is
-        ``(delay, failed)``: ``failed`` is false when no attempt was made (open circuit).
-        """
-        host = target.host
-        health = self._health
-        assert health is not None
-        if host in health.unavailable:
-            self._event(DeliveryOutcome.UNAVAILABLE, msg, target, error="host unavailable")
-            await self._give_up(msg, target, None, "host marked unavailable")
-            return None
-        tracked = host in health.tracked
-        if tracked and self.breaker is not None:
-            admission = await self.breaker.admit(host)
-            if not admission.allowed:
-                now = self.clock()
-                wait = max(0.0, (admission.retry_at or now) - now)
-                self._event(DeliveryOutcome.CIRCUIT_OPEN, msg, target, retry_in=wait)
-                return wait, False
-            tracked = admission.tracked
-        started = time.perf_counter()
-        result = await self._post(target, body, msg["key"])
-        duration = time.perf_counter() - started
-        attempt = failures + 1
-        outcome = Outcome.RETRY if result.status is None else classify_status(result.status)
-        if result.permanent:
-            outcome = Outcome.PERMANENT
-        if outcome is Outcome.DELIVERED:
-            self._event(DeliveryOutcome.SENT, msg, target, result, attempt, duration)
-            if tracked or host in health.failing:
-                await self._recovered(host)
-            return None
-        if outcome is Outcome.RETRY:
-            delay = await self._failed(msg, target, result, attempt, first_at, duration)
-            return None if delay is None else (delay, True)
-        if outcome is Outcome.GONE and not target.shared:
-            self._event(DeliveryOutcome.GONE, msg, target, result, attempt, duration)
-            if self.hooks.on_gone is not None:
-                await self.hooks.on_gone(target.recipients)
-            return None
-        self._event(DeliveryOutcome.FAILED, msg, target, result, attempt, duration)
-        await self._give_up(msg, target, result.status, result.error or "permanent failure")
-        return None
-
-    async def _recovered(self, host: str) -> None:
-        if self.breaker is not None:
-            await self.breaker.record_success(host)
-        if self.domains is not None:
-            await self.domains.record_success(host)
-        assert self._health is not None
-        self._health.note_success(host)
-
-    async def _failed(
-        self,
-        msg: Mapping[str, Any],
-        target: InboxTarget,
-        result: DeliveryResult,
-        attempt: int,
-        first_at: float,
-        duration: float,
-    ) -> float | None:
-        host = target.host
-        unavailable = False
-        if self.breaker is not None:
-            await self.breaker.record_failure(host)
-        if self.domains is not None:
-            unavailable = await self.domains.record_failure(host)
-        assert self._health is not None
-        self._health.note_failure(host, unavailable=unavailable)
-        if not self.policy.should_retry(attempt, self.clock() - first_at):
-            reason = result.error or "retries exhausted"
-            self._event(DeliveryOutcome.FAILED, msg, target, result, attempt, duration, reason)
-            await self._give_up(msg, target, result.status, reason)
-            return None
-        delay = self.policy.delay(attempt, retry_after=result.retry_after)
-        self._event(
-            DeliveryOutcome.RETRY, msg, target, result, attempt, duration, result.error, delay
-        )
-        return delay
-
-    async def _post(self, target: InboxTarget, body: _Body, key_ref: str) -> DeliveryResult:
-        if self._global is None:
-            self._global = Slots(self.global_limit)
-        host_slots = self._hosts.get(target.host)
-        if host_slots is None:
-            if len(self._hosts) > 4096:  # forget idle hosts
-                self._hosts = {h: s for h, s in self._hosts.items() if s.in_use}
-            host_slots = self._hosts[target.host] = Slots(self.per_host_limit)
-        await host_slots.acquire()
-        try:
-            await self._global.acquire()
-            try:
-                return await self.transport.deliver(
-                    target.inbox, body.data, body_sha256=body.sha256, key_ref=key_ref
-                )
-            except Exception as exc:  # a transport bug must not lose the delivery
-                logger.warning(
-                    "transport raised", extra={"inbox": target.inbox, "error": repr(exc)}
-                )
-                return DeliveryResult(status=None, error=f"transport raised {exc!r}")
-            finally:
-                self._global.release()
-        finally:
-            host_slots.release()
 
     async def _schedule_retry(
         self,
@@ -503,45 +391,6 @@ class Outbox:
             delay=delay,
             ordering_key=f"retry\n{msg['object']}\n{target.host}",
         )
-
-    def _event(
-        self,
-        outcome: DeliveryOutcome,
-        msg: Mapping[str, Any],
-        target: InboxTarget,
-        result: DeliveryResult | None = None,
-        attempt: int = 1,
-        duration: float | None = None,
-        error: str | None = None,
-        retry_in: float | None = None,
-    ) -> None:
-        assert self._observe is not None
-        self._observe.record(
-            DeliveryEvent(
-                outcome,
-                msg["activity"],
-                target.inbox,
-                target.host,
-                status=None if result is None else result.status,
-                error=error if error is not None else (None if result is None else result.error),
-                attempt=attempt,
-                duration=duration,
-                scheme=None if result is None or result.scheme is None else result.scheme.value,
-                retry_in=retry_in,
-            ),
-            requests=0 if result is None else result.requests,
-        )
-
-    async def _give_up(
-        self,
-        msg: Mapping[str, Any],
-        target: InboxTarget,
-        status: int | None,
-        reason: str,
-    ) -> None:
-        """Settle a target as failed for good: the hook hears of it (the event is logged)."""
-        if self.hooks.on_failure is not None:
-            await self.hooks.on_failure(target.inbox, msg["activity"], status, target.recipients)
 
 
 __all__ = [
