@@ -130,3 +130,39 @@ def test_direct_cavage_signing_equals_sign_cavage(rsa_key, kind, inbox):
     base = [(k, v) for k, v in ours if k != "Signature"]
     reference = sign_cavage(HttpRequest("POST", inbox, base, BODY), key, KEY, now=1_732_000_000.5)
     assert dict(ours)["Signature"] == reference.headers.get("signature")
+
+
+class FlakyListing(MemoryStore):
+    """A store whose listings fail (a storage outage) and are counted."""
+
+    def __init__(self, fail):
+        super().__init__()
+        self.fail = fail
+        self.listings = 0
+
+    async def list(self, prefix):
+        from activitypub_kit.errors import StorageConnectionError
+
+        self.listings += 1
+        if self.fail:
+            raise StorageConnectionError("store is down")
+        async for item in super().list(prefix):
+            yield item
+
+
+async def test_remembered_schemes_are_listed_once_for_concurrent_posts(farm, http, keys):
+    hosts = await farm.start(20)
+    store = FlakyListing(fail=False)
+    transport = HttpTransport(http, keys, knock=DoubleKnock(store))
+    async with anyio.create_task_group() as group:
+        for host in hosts:
+            group.start_soon(deliver, transport, host)
+    assert store.listings == 1
+    assert sum(len(v) for v in farm.received.values()) == 20
+
+
+async def test_a_store_outage_does_not_fail_deliveries(farm, http, keys):
+    [host] = await farm.start(1)
+    transport = HttpTransport(http, keys, knock=DoubleKnock(FlakyListing(fail=True)))
+    result = await deliver(transport, host)
+    assert (result.status, result.scheme) == (202, SignatureScheme.CAVAGE)

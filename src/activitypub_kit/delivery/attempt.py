@@ -164,7 +164,10 @@ class Attempts:
                 )
             except Exception as exc:  # a transport bug must not lose the delivery
                 logger.warning(
-                    "transport raised", extra={"inbox": target.inbox, "error": repr(exc)}
+                    "transport raised for %s: %r",
+                    target.inbox,
+                    exc,
+                    extra={"inbox": target.inbox, "error": repr(exc)},
                 )
                 return DeliveryResult(status=None, error=f"transport raised {exc!r}")
             finally:

@@ -25,9 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import anyio
+
+from activitypub_kit.delivery.observe import logger
 from activitypub_kit.delivery.planning import inbox_host
 from activitypub_kit.delivery.retry import parse_retry_after
-from activitypub_kit.errors import FetchError, UrlRefusedError
+from activitypub_kit.errors import FetchError, StorageError, UrlRefusedError
 from activitypub_kit.http.client import HttpClient
 from activitypub_kit.signatures import algorithms
 from activitypub_kit.signatures.algorithms import SigningKey, key_kind
@@ -127,6 +130,7 @@ class HttpTransport:
         self._keys: dict[str, tuple[float, str, SigningKey]] = {}
         self._schemes: dict[str, SignatureScheme] = {}
         self._schemes_until = 0.0
+        self._refreshing = anyio.Lock()
         self._digests: dict[bytes, tuple[str, str]] = {}
         self._hosts: dict[str, str] = {}
         self._request_targets: dict[str, tuple[str, str]] = {}
@@ -156,15 +160,24 @@ class HttpTransport:
         The remembered schemes are read as one listing, refreshed every
         ``scheme_cache_ttl`` seconds, rather than one store read per host.
         """
-        now = time.monotonic()
-        if now >= self._schemes_until:
-            remembered: dict[str, SignatureScheme] = {}
+        if time.monotonic() >= self._schemes_until:
+            async with self._refreshing:  # one listing at a time, not one per waiting POST
+                if time.monotonic() >= self._schemes_until:
+                    await self._refresh_schemes()
+        return self._schemes.get(host.lower(), self.knock.prefer)
+
+    async def _refresh_schemes(self) -> None:
+        remembered: dict[str, SignatureScheme] = {}
+        try:
             async for key, value in self.knock.store.list(self.knock.prefix):
                 if isinstance(value, str) and value in _SCHEMES:
                     remembered[key[-1]] = SignatureScheme(value)
-            self._schemes = remembered
-            self._schemes_until = now + self.scheme_cache_ttl
-        return self._schemes.get(host.lower(), self.knock.prefer)
+        except StorageError as exc:  # keep signing with what we knew; look again soon
+            logger.warning("could not read remembered signature schemes: %s", exc)
+            self._schemes_until = time.monotonic() + min(5.0, self.scheme_cache_ttl)
+            return
+        self._schemes = remembered
+        self._schemes_until = time.monotonic() + self.scheme_cache_ttl
 
     def _digest_headers(self, body_sha256: bytes) -> tuple[str, str]:
         cached = self._digests.get(body_sha256)
@@ -285,6 +298,12 @@ class HttpTransport:
 
     async def _learn(self, host: str, scheme: SignatureScheme, status: int) -> None:
         """After a fallback: remember the scheme that worked, forget one that did not."""
+        try:
+            await self._remember(host, scheme, status)
+        except StorageError as exc:  # the POST's outcome stands; only the memory is lost
+            logger.warning("could not remember the signature scheme of %s: %s", host, exc)
+
+    async def _remember(self, host: str, scheme: SignatureScheme, status: int) -> None:
         if 200 <= status < 300:
             await self.knock.remember(host, scheme)
             self._schemes[host.lower()] = scheme
