@@ -80,3 +80,24 @@ async def test_messages_never_hold_key_material(queue, store, clock):
         clock.advance(3600)
     assert {json.loads(s)["kind"] for s in seen} == {"fanout", "batch", "retry"}
     assert all("PRIVATE" not in s and json.loads(s)["key"] == KEY for s in seen)
+
+
+async def test_a_batch_run_twice_starts_one_retry_chain(queue, store, clock):
+    hosts = ScriptedHosts()
+    hosts.script["slow.example"] = [503, 503]
+    outbox = Outbox(queue, store, hosts, clock=clock)
+    await outbox.send(create(1, "Create"), key_ref=KEY, to=[follower("slow.example", 1)])
+    [fanout] = await queue.receive(lease=60)
+    await outbox.handle(fanout)
+    assert await queue.ack(fanout)
+    [batch] = await queue.receive(lease=60)
+    await outbox.handle(batch)  # fails: a retry chain starts
+    await outbox.handle(batch)  # the worker died before the ack: the batch runs again
+    assert (await queue.stats()).depth == 2  # the leased batch and ONE retry
+    assert await queue.ack(batch)
+    await outbox.send(create(2, "Delete"), key_ref=KEY, to=[follower("slow.example", 1)])
+    await drain(outbox, queue, clock)
+    kinds = [body["type"] for _, body in hosts.posts]
+    assert kinds[-1] == "Delete"
+    assert kinds.count("Delete") == 1
+    assert [k async for k in store.list(("delivery", "pending"))] == []

@@ -373,8 +373,9 @@ class Outbox:
     ) -> None:
         """Start a retry chain for one target of a batch (marked pending, for ordering).
 
-        The marker is idempotent (one key per activity and inbox), so a batch re-run after
-        a crash between these two writes leaves no stray count behind.
+        The marker is idempotent (one key per activity and inbox) and the retry message is
+        deduplicated per activity and inbox, so a batch re-run after a crash neither
+        leaves a stray count behind nor starts a second chain.
         """
         key = m.pending_key(msg["object"], target.host, msg["activity"], target.inbox)
         await self.store.set(key, 1, ttl=self._ttl())
@@ -390,6 +391,9 @@ class Outbox:
             },
             delay=delay,
             ordering_key=f"retry\n{msg['object']}\n{target.host}",
+            # A batch re-run after a crash must not start a second chain for the same
+            # inbox: the second could deliver a Create after the Delete that follows it.
+            dedup_key=f"retry\n{msg['activity']}\n{m.inbox_digest(target.inbox)}",
         )
 
 
