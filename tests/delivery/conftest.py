@@ -48,3 +48,54 @@ def store(backend):
 @pytest.fixture
 def queue(backend):
     return backend[1]
+
+
+# -- real HTTP on loopback ---------------------------------------------------------------
+
+KEY_ID = "https://me.example/users/alice#main-key"
+
+
+@pytest.fixture(scope="session")
+def rsa_key():
+    """The sender's RSA-2048 key (one per test session: generating one takes a while)."""
+    from activitypub_kit.signatures import generate_rsa_key
+
+    return generate_rsa_key()
+
+
+@pytest.fixture
+def keys(rsa_key):
+    """A SigningKeyResolver over one key, counting how often it is asked."""
+
+    class Keys:
+        calls = 0
+
+        async def __call__(self, key_ref):
+            Keys.calls += 1
+            if key_ref != KEY_ID:
+                raise KeyError(key_ref)
+            return KEY_ID, rsa_key
+
+    return Keys()
+
+
+@pytest.fixture
+async def http():
+    """An HttpClient that may reach loopback (and nothing else), with short timeouts."""
+    from activitypub_kit.http import HttpClient, HttpSettings
+
+    settings = HttpSettings.for_local_testing(
+        read_timeout=1.0, total_timeout=3.0, max_connections=2000
+    )
+    async with HttpClient(settings) as client:
+        yield client
+
+
+@pytest.fixture
+async def farm(rsa_key):
+    """Inbox sinks that verify with the sender's public key; stopped after the test."""
+    from sinks import SinkFarm
+
+    sinks = SinkFarm(public_key=rsa_key.public_key())
+    yield sinks
+    await sinks.stop()

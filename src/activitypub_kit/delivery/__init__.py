@@ -1,1 +1,91 @@
-"""delivery part of activitypub_kit (see docs/)."""
+"""Delivery: batched per-instance fan-out, durable retries, circuit breaking.
+
+The pipeline (see ``docs/delivery.md``)::
+
+    outbox = Outbox(queue, store, HttpTransport(client, keys), resolver=followers, ...)
+    await outbox.send(activity, key_ref="https://me.example/users/alice#main-key",
+                      to=[{"followers": "alice"}])          # one queue message, returns at once
+    worker = Worker(queue, outbox.handle)                     # anywhere, any number of them
+    await worker.run()
+
+- :mod:`~activitypub_kit.delivery.planning`: recipients -> one target per inbox;
+- :mod:`~activitypub_kit.delivery.outbox`: the durable two-stage fan-out, retries, ordering;
+- :mod:`~activitypub_kit.delivery.transport`: signed POSTs through the one HttpClient;
+- :mod:`~activitypub_kit.delivery.retry`, :mod:`~activitypub_kit.delivery.health`: when to
+  try again, circuit breaker and unavailable domains;
+- :mod:`~activitypub_kit.delivery.observe`: counters, structured logs, a metrics hook.
+"""
+
+from activitypub_kit.delivery.health import (
+    Admission,
+    CircuitBreaker,
+    CircuitState,
+    UnavailableDomains,
+)
+from activitypub_kit.delivery.observe import (
+    DeliveryEvent,
+    DeliveryObserver,
+    DeliveryOutcome,
+    DeliveryStats,
+    OpenTelemetryObserver,
+)
+from activitypub_kit.delivery.outbox import DeliveryHooks, Outbox, RecipientResolver
+from activitypub_kit.delivery.planning import (
+    DeliveryPlan,
+    InboxTarget,
+    Recipient,
+    SkipReason,
+    inbox_host,
+    plan_delivery,
+    strip_hidden_recipients,
+)
+from activitypub_kit.delivery.retry import (
+    RETRYABLE_4XX,
+    Outcome,
+    RetryPolicy,
+    classify_status,
+    parse_retry_after,
+)
+from activitypub_kit.delivery.transport import (
+    ACTIVITY_CONTENT_TYPE,
+    DeliveryResult,
+    HttpTransport,
+    SigningKeyResolver,
+    Transport,
+)
+
+__all__ = [
+    # sending
+    "Outbox",
+    "DeliveryHooks",
+    "RecipientResolver",
+    "Transport",
+    "HttpTransport",
+    "SigningKeyResolver",
+    "DeliveryResult",
+    "ACTIVITY_CONTENT_TYPE",
+    # planning
+    "Recipient",
+    "InboxTarget",
+    "DeliveryPlan",
+    "SkipReason",
+    "plan_delivery",
+    "inbox_host",
+    "strip_hidden_recipients",
+    # retry and health
+    "RetryPolicy",
+    "Outcome",
+    "RETRYABLE_4XX",
+    "classify_status",
+    "parse_retry_after",
+    "CircuitBreaker",
+    "CircuitState",
+    "Admission",
+    "UnavailableDomains",
+    # observability
+    "DeliveryStats",
+    "DeliveryEvent",
+    "DeliveryOutcome",
+    "DeliveryObserver",
+    "OpenTelemetryObserver",
+]

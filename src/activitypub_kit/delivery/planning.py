@@ -116,6 +116,7 @@ def plan_delivery(
     # inbox -> (host, recipient ids as an ordered set, reached through a shared inbox)
     by_inbox: dict[str, tuple[str, dict[str, None], bool]] = {}
     seen: set[str] = set()  # recipient ids already placed; the first description wins
+    hosts: dict[str, str | None] = {}
     for recipient in recipients:
         if isinstance(recipient, str):
             if recipient in PUBLIC_IRIS:
@@ -139,7 +140,10 @@ def plan_delivery(
         if not inbox:
             plan.skipped.append((recipient.id, SkipReason.NO_INBOX))
             continue
-        host = inbox_host(inbox)
+        if inbox in hosts:
+            host = hosts[inbox]
+        else:  # parse each distinct inbox once: 10,000 followers often share 1,000 inboxes
+            host = hosts[inbox] = inbox_host(inbox)
         if host is None:
             plan.skipped.append((recipient.id, SkipReason.BAD_URL))
             continue
