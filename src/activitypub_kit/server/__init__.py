@@ -17,7 +17,6 @@ from activitypub_kit.server.inbox import Inbox, InboxAnswer
 from activitypub_kit.server.keys import KeyPair
 from activitypub_kit.server.parsing import decode_activity
 from activitypub_kit.server.routes import UrlTemplate
-from activitypub_kit.server.transport import SignedTransport, SigningKeyResolver
 
 __all__ = [
     "Federation",
@@ -31,8 +30,6 @@ __all__ = [
     "Authenticator",
     "FederationApp",
     "FederationMiddleware",
-    "SignedTransport",
-    "SigningKeyResolver",
     "UrlTemplate",
     "INSTANCE",
     "decode_activity",

@@ -11,6 +11,7 @@ import anyio
 
 from activitypub_kit.delivery.outbox import Outbox
 from activitypub_kit.delivery.planning import Recipient
+from activitypub_kit.delivery.transport import HttpTransport
 from activitypub_kit.errors import RouteError
 from activitypub_kit.http import HttpClient, KeyResolver, Resolver
 from activitypub_kit.models import ASModel
@@ -21,8 +22,7 @@ from activitypub_kit.server.inbox import Inbox
 from activitypub_kit.server.keys import KeyPair, key_pairs_for, stored_keys
 from activitypub_kit.server.parsing import origin_of
 from activitypub_kit.server.routes import UrlTemplate
-from activitypub_kit.server.transport import SignedTransport
-from activitypub_kit.signatures import HttpxSigner, PrivateKey
+from activitypub_kit.signatures import DoubleKnock, HttpxSigner, PrivateKey
 from activitypub_kit.storage import MemoryQueue, MemoryStore, Worker
 from activitypub_kit.storage.base import JSONValue, KeyValueStore, Message, MessageQueue
 from activitypub_kit.webfinger import NodeInfo, NodeInfoSoftware
@@ -103,7 +103,7 @@ class Federation:
         self.outbox = Outbox(
             queue=self.queue,
             store=self.store,
-            transport=SignedTransport(self.client, self.signing_key),
+            transport=HttpTransport(self.client, self.signing_key, knock=DoubleKnock(self.store)),
             resolver=self,
             is_local=self.is_local,
         )
