@@ -13,6 +13,13 @@ ours / raw (time per operation); targets: verify <= 1.5, sign <= 1.1.
 
 from __future__ import annotations
 
+import sys
+
+# benchmarks/queue.py shares its name with the stdlib module ``queue`` (which requests, and
+# so pyld, imports): running a script from this folder would import that file instead.
+if sys.path and sys.path[0] and __file__.startswith(sys.path[0]):
+    sys.path.pop(0)
+
 import argparse
 import json
 import platform
