@@ -61,3 +61,93 @@ def test_fast_url_split_matches_urlsplit(url: str) -> None:
 )
 def test_fast_url_split_takes_the_common_shape(url: str) -> None:
     assert fast_url(url) is not None
+
+
+# --- draft-cavage Signature parameters ---------------------------------------------------
+
+param_pieces = st.sampled_from(
+    ["keyId", "algorithm", "headers", "signature", "created", "a1", "1a", "x_y", "=", ",",
+     '"', " ", "\t", '"q"', '""', "rsa-sha256", "(request-target) host", "AAA=", "\n",
+     "é", ";", "Signature "]
+)  # fmt: skip
+
+
+@given(st.lists(param_pieces, max_size=14).map("".join))
+@example('keyId="k",algorithm="rsa-sha256",headers="a b",signature="AAA="')
+@example('keyId="k", keyId="j"')
+@example('keyId="k",keyId="j"')
+@example('keyId="a"x,algorithm="b"')
+@example('keyId="",algorithm="x"')
+@example('keyId="k",created=1,signature="x"')
+@example('keyId="k",headers="a",b",signature="x"')
+@example('keyId="k,x",signature="a=b"')
+@example("a=,b=1")
+@example(' a = "x" , b=y ')
+@example(",a=1")
+@example("a=1,")
+def test_fast_cavage_params_match_general_parser(value: str) -> None:
+    from activitypub_kit.signatures.cavage import (
+        _parse_signature_params_general,
+        parse_signature_params,
+    )
+
+    def outcome(fn: Any) -> Any:
+        try:
+            return fn(value)
+        except SignatureError as exc:
+            return type(exc), str(exc)
+
+    assert outcome(parse_signature_params) == outcome(_parse_signature_params_general)
+
+
+# --- HTTP dates ----------------------------------------------------------------------------
+
+date_pieces = st.one_of(
+    st.sampled_from(["Sun, ", "Tue, ", "Foo, ", "sun, ", "Sunday, ", " ", "GMT", " GMT", "UTC",
+                     "Nov", "Feb", "nov", "Xyz", "-", ":", "0", "1", "2", "3", "6", "9", "00",
+                     "29", "31", "60", "99", "1994", "2024", "0099", "0999", "9999", "+0100"]),
+    st.integers(min_value=0, max_value=99).map(lambda n: f"{n:02d}"),
+)  # fmt: skip
+
+
+@st.composite
+def fixdate_like(draw: st.DrawFn) -> str:
+    day = draw(st.integers(0, 32))
+    month = draw(st.sampled_from(["Jan", "Feb", "Mar", "Nov", "Dec", "Foo"]))
+    year = draw(st.sampled_from(["0001", "0069", "0070", "0099", "0100", "0999", "1000",
+                                 "1970", "2024", "2100", "9999"]))  # fmt: skip
+    hms = draw(st.tuples(st.integers(0, 99), st.integers(0, 99), st.integers(0, 99)))
+    return f"Tue, {day:02d} {month} {year} {hms[0]:02d}:{hms[1]:02d}:{hms[2]:02d} GMT"
+
+
+@given(st.one_of(fixdate_like(), st.lists(date_pieces, max_size=12).map("".join)))
+@example("Tue, 19 Nov 2024 07:06:40 GMT")
+@example("Tue, 29 Feb 2023 00:00:00 GMT")
+@example("Tue, 01 Jan 0099 00:00:00 GMT")
+def test_fast_http_date_matches_general_parser(value: str) -> None:
+    from activitypub_kit.signatures.clock import _parse_fixdate, _parse_general
+
+    fast = _parse_fixdate(value)
+    if fast is not None:
+        assert fast == _parse_general(value)
+
+
+# --- the time window -------------------------------------------------------------------------
+
+times = st.one_of(st.none(), st.integers(-10_000, 10_000).map(float))
+
+
+@given(times, times, st.floats(0, 5000), st.floats(0, 500))
+def test_time_window_allows_exactly_what_check_accepts(
+    created: float | None, expires: float | None, max_age: float, max_future: float
+) -> None:
+    from activitypub_kit.errors import ClockSkewError
+    from activitypub_kit.signatures import TimeWindow
+
+    window = TimeWindow(max_age=max_age, max_future=max_future)
+    try:
+        window.check(created=created, expires=expires, now=0.0, what="x")
+        accepted = True
+    except ClockSkewError:
+        accepted = False
+    assert window.allows(created=created, expires=expires, now=0.0) is accepted

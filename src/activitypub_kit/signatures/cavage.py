@@ -26,6 +26,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 from activitypub_kit.errors import (
@@ -45,6 +46,9 @@ from activitypub_kit.signatures.message import HttpRequest
 
 _PARAM = re.compile(r'[ \t]*([A-Za-z][A-Za-z0-9_-]*)[ \t]*=[ \t]*(?:"([^"]*)"|([^",\s]*))[ \t]*')
 _PARAM_SEQ = re.compile(f"(,?{_PARAM.pattern})")
+_PARAM_SHAPE = r'[ \t]*[A-Za-z][A-Za-z0-9_-]*[ \t]*=[ \t]*(?:"[^"]*"|[^",\s]*)[ \t]*'
+_PARAM_LIST = re.compile(f"{_PARAM_SHAPE}(?:,{_PARAM_SHAPE})*")
+_KNOWN_PARAMS = frozenset({"keyId", "algorithm", "headers", "signature", "created", "expires"})
 _CAVAGE_ALGORITHMS = ("rsa-sha256", "hs2019")
 _HS2019_BY_KIND = {"rsa": "rsa-sha256", "ed25519": "ed25519"}
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -109,8 +113,32 @@ def parse_signature_params(value: str) -> dict[str, str]:
 
     :raises MalformedSignatureError: on a malformed list or a repeated parameter.
     """
+    # The usual shape, all values quoted with no spaces around (keyId="…",headers="…"):
+    # values hold no '"', so '",' only ever ends one; names must be known ones.
+    if value[-1:] == '"':
+        parts = value[:-1].split('",')
+        params: dict[str, str] = {}
+        for part in parts:
+            name, sep, quoted = part.partition('="')
+            if not sep or name not in _KNOWN_PARAMS or '"' in quoted:
+                break
+            params[name] = quoted
+        else:
+            if len(params) == len(parts):
+                return params
+    # Otherwise a well-formed value is one regex match, its parameters one findall.
+    if _PARAM_LIST.fullmatch(value) is not None:
+        found = _PARAM.findall(value)
+        params = {name: quoted or bare for name, quoted, bare in found}
+        if len(params) == len(found):
+            return params
+    return _parse_signature_params_general(value)
+
+
+def _parse_signature_params_general(value: str) -> dict[str, str]:
+    # The general path: finds where a malformed value goes wrong, and which name repeats.
     found = _PARAM_SEQ.findall(value)
-    # One regex pass: the matches must tile the whole value, separated by commas.
+    # The matches must tile the whole value, separated by commas.
     total = 0
     for index, (whole, _, _, _) in enumerate(found):
         if (whole[0] == ",") != (index > 0):
@@ -126,6 +154,17 @@ def parse_signature_params(value: str) -> dict[str, str]:
                 raise MalformedSignatureError(f"Signature header repeats the parameter {name!r}")
             seen.add(name)
     return params
+
+
+@lru_cache(maxsize=256)
+def _covered_headers(listed: str) -> tuple[str, ...]:
+    # The ``headers`` parameter is the same on every request from one implementation.
+    headers = tuple(listed.lower().split())
+    if not headers:
+        raise MalformedSignatureError("Signature headers parameter is empty")
+    if len(set(headers)) != len(headers):
+        raise MalformedSignatureError("Signature headers parameter lists a header twice")
+    return headers
 
 
 def _unix_time(name: str, raw: str) -> int:
@@ -154,11 +193,7 @@ def parse_cavage(request: HttpRequest) -> CavageSignature:
         algorithm = algorithm.lower()
     listed = get("headers")
     if listed is not None:
-        headers = tuple(listed.lower().split())
-        if not headers:
-            raise MalformedSignatureError("Signature headers parameter is empty")
-        if len(set(headers)) != len(headers):
-            raise MalformedSignatureError("Signature headers parameter lists a header twice")
+        headers = _covered_headers(listed)
     else:
         headers = ("date",) if algorithm == "rsa-sha256" else ("(created)",)
     try:
@@ -277,17 +312,18 @@ def verify_cavage(
     covered = signature.headers
     moment = time.time() if now is None else now
     expires = signature.expires if "(expires)" in covered else None
+    window = policy.window
     if "(created)" in covered or expires is not None:
         if "(created)" in covered and signature.created is None:
             raise MissingComponentError("(created) is covered but no created parameter")
-        policy.window.check(created=signature.created, expires=expires, now=moment, what="created")
+        window.check(created=signature.created, expires=expires, now=moment, what="created")
     if "date" in covered:
         date = request.headers.get("date")
         if date is None:
             raise MissingComponentError("covered header 'date' is missing")
-        policy.window.check(
-            created=parse_http_date(date), expires=expires, now=moment, what="Date header"
-        )
+        sent = parse_http_date(date)
+        if not window.allows(created=sent, expires=expires, now=moment):
+            window.check(created=sent, expires=expires, now=moment, what="Date header")
     if "digest" in covered:
         verify_legacy_digest(request.headers.get("digest"), request.body)
     text = signing_string(request, covered, created=signature.created, expires=signature.expires)
