@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -33,6 +34,8 @@ from activitypub_kit.signatures.algorithms import (
 )
 from activitypub_kit.signatures.clock import DEFAULT_WINDOW, TimeWindow
 from activitypub_kit.signatures.components import (
+    PlainComponents,
+    plain_signature_base,
     signature_base,
 )
 from activitypub_kit.signatures.digest import content_digest, verify_content_digest
@@ -99,7 +102,7 @@ def _own_names(sig: MessageSignature) -> set[str]:
 
 
 def _check_policy(
-    message: HttpMessage, sig: MessageSignature, policy: Rfc9421Policy, names: set[str]
+    message: HttpMessage, sig: MessageSignature, policy: Rfc9421Policy, names: AbstractSet[str]
 ) -> None:
     for required in policy.required_components:
         if required not in names:
@@ -142,23 +145,29 @@ def verify_rfc9421(
     if chosen not in policy.algorithms:
         raise UnsupportedAlgorithmError(f"signature algorithm {chosen!r} is not accepted")
     algorithms.check_key(chosen, key)
-    names = _own_names(signature)
+    components = signature.components
+    plain = components if type(components) is PlainComponents else None
+    names = _own_names(signature) if plain is None else plain.names
     _check_policy(message, signature, policy, names)
     if policy.check_time:
-        policy.window.check(
-            created=signature.created,
-            expires=signature.expires,
-            now=time.time() if now is None else now,
-            what=f"signature {signature.label!r} created",
-        )
+        created, expires = signature.created, signature.expires
+        moment = time.time() if now is None else now
+        if not policy.window.allows(created=created, expires=expires, now=moment):
+            policy.window.check(
+                created=created,
+                expires=expires,
+                now=moment,
+                what=f"signature {signature.label!r} created",
+            )
     if "content-digest" in names:
         verify_content_digest(message.headers.get("content-digest"), message.body)
-    base = signature_base(
-        message, signature.components, signature.params_value, signature.covered
-    ).encode()
+    text = None if plain is None else plain_signature_base(message, plain, signature.params_value)
+    if text is None:
+        text = signature_base(message, components, signature.params_value, signature.covered)
+    base = text.encode()
     what = f"signature {signature.label!r}"
     try:
-        algorithms.verify(chosen, key, base, signature.signature, what)
+        algorithms.verify_checked(chosen, key, base, signature.signature, what)
     except InvalidSignatureError:
         if declared or algorithm or key_kind(key) != "rsa":
             raise

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from activitypub_kit.errors import MalformedSignatureError, MissingSignatureError
-from activitypub_kit.signatures.components import serialize_component_id
+from activitypub_kit.signatures.components import plain_components, serialize_component_id
 from activitypub_kit.signatures.message import HttpMessage
 from activitypub_kit.signatures.sfv import (
     BareItem,
@@ -43,7 +43,8 @@ class MessageSignature(NamedTuple):
     """One parsed RFC 9421 signature (a label of ``Signature-Input`` + ``Signature``)."""
 
     label: str
-    #: Covered component identifiers, in order.
+    #: Covered component identifiers, in order (read-only: a list of plain names is a
+    #: :class:`~activitypub_kit.signatures.components.PlainComponents` shared between parses).
     components: tuple[Item, ...]
     #: The signature parameters, in order (``created``, ``keyid``, ``alg``, ...).
     params: dict[str, BareItem]
@@ -87,6 +88,8 @@ class MessageSignature(NamedTuple):
 _PARAM_TYPES: dict[str, type] = {
     "created": int, "expires": int, "nonce": str, "alg": str, "keyid": str, "tag": str
 }  # fmt: skip
+_INT_PARAMS = frozenset(name for name, kind in _PARAM_TYPES.items() if kind is int)
+_STRING_PARAMS = frozenset(name for name, kind in _PARAM_TYPES.items() if kind is str)
 
 
 def _inner_list(member: object, label: str, field_name: str) -> InnerList:
@@ -113,24 +116,27 @@ def _parse_fast(raw_input: str, raw_sig: str) -> MessageSignature | None:
     prefix = len(label) + 2
     if raw_sig[:prefix] != label + "=:" or raw_sig[-1:] != ":" or len(raw_sig) < prefix + 1:
         return None
-    names = match.group(2)
-    idents = tuple(names.split(" ")) if names else ()
     params: dict[str, BareItem] = {}
     found = _FAST_PARAM.findall(match.group(3))
     for name, number, text in found:
-        params[name] = int(number) if number else text
+        if number:
+            if name in _STRING_PARAMS:
+                return None  # a type error: let the full parser report it
+            params[name] = int(number)
+        else:
+            if name in _INT_PARAMS:
+                return None
+            params[name] = text
     if len(params) != len(found):
         return None  # a repeated parameter: let the full parser report it
-    for name, value in params.items():
-        wanted = _PARAM_TYPES.get(name)
-        if wanted is not None and type(value) is not wanted:
-            return None
     try:
         signature = binascii.a2b_base64(raw_sig[prefix:-1], strict_mode=True)
     except binascii.Error:
         return None
-    items = tuple([Item(ident[1:-1]) for ident in idents])
-    return MessageSignature(label, items, params, signature, raw_input[len(label) + 1 :], idents)
+    components = plain_components(match.group(2))
+    return MessageSignature(
+        label, components, params, signature, raw_input[len(label) + 1 :], components.idents
+    )
 
 
 def parse_rfc9421(message: HttpMessage) -> list[MessageSignature]:
