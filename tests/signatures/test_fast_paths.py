@@ -6,6 +6,8 @@ answer exactly what the general code answers, errors included.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Any
 
 import pytest
@@ -198,3 +200,68 @@ def test_plain_signature_base_matches_general_code(
     fast = plain_signature_base(message, components, params)
     if fast is not None:
         assert fast == general
+
+
+# --- RFC 9421 Signature-Input read with str operations --------------------------------
+
+input_pieces = st.sampled_from(
+    [";", "=", '"', "created", "expires", "keyid", "alg", "nonce", "tag", "zz", "0", "01",
+     "1", "-1", "1.5", "1234567890123456", "123456789012345", '"k"', '""', '"a;b"', '"a\\"b"',
+     '"a\\\\b"', '"é"', '"\t"', " ", "?1", ":AA==:", "Tok"]
+)  # fmt: skip
+
+
+@given(
+    st.sampled_from(["sig1", "Sig1", "a b", "x*"]),
+    st.sampled_from(['"@method" "@target-uri"', "", '"@method"  "x"', '"@method";req', '"A"']),
+    st.lists(input_pieces, max_size=12).map("".join),
+)
+@example("sig1", '"@method"', ";created=01")
+@example("sig1", '"@method"', ";created=1;created=2")
+@example("sig1", '"@method"', ';keyid="a;b"')
+@example("sig1", '"@method"', ';keyid="a"b"')
+@example("sig1", '"@method"', ";created=1234567890123456")
+@example("sig1", '"@method"', ";alg=1")
+@example("sig1", '"@method"', ';created="1"')
+@example("sig1", '"@method"', ';keyid="a\\\\b"')
+@example("sig1", '"@method"', ';keyid="é"')
+@example("sig1", '"@method"', ';keyid="\t"')
+def test_fast_signature_input_read_matches_full_parser(label: str, names: str, tail: str) -> None:
+    from activitypub_kit.signatures.signature_fields import _parse_fast, _parse_full
+
+    text, sig = f"{label}=({names}){tail}", f"{label}=:AAAA:"
+    fast = _parse_fast(text, sig)
+    if fast is not None:
+        assert [fast] == _outcome(_parse_full, text, sig)
+
+
+# --- Content-Digest ------------------------------------------------------------------------
+
+BODY = b'{"type": "Note"}'
+GOOD = f"sha-256=:{base64.b64encode(hashlib.sha256(BODY).digest()).decode()}:"
+digest_pieces = st.sampled_from(
+    [GOOD, "sha-256=:", ":", "AAAA", "=", ",", " ", "sha-512=:", "md5=:AAAA:", "AA==", "A",
+     "*", "sha-256=:AAAA:"]
+)  # fmt: skip
+
+
+@given(st.lists(digest_pieces, max_size=6).map("".join), st.sampled_from([BODY, b""]))
+@example(GOOD, BODY)
+@example(GOOD, b"")
+@example(GOOD + ", " + GOOD, BODY)
+@example("sha-256=:AA:AA:", BODY)
+@example("sha-256=:", BODY)
+@example("sha-256=::", BODY)
+def test_fast_content_digest_matches_general_code(value: str, body: bytes) -> None:
+    from activitypub_kit.signatures.digest import _check, _check_sha256_member, parse_digest_field
+
+    def outcome(fn: Any) -> Any:
+        try:
+            return fn()
+        except SignatureError as exc:
+            return type(exc), str(exc)
+
+    fast = outcome(lambda: _check_sha256_member(value, body, "Content-Digest"))
+    if fast is not False:
+        general = outcome(lambda: _check(parse_digest_field(value), body, "Content-Digest"))
+        assert (fast is True and general == "sha-256") or fast == general

@@ -8,6 +8,7 @@ A component identifier is a structured-field string with parameters: a field nam
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from urllib.parse import quote, unquote_plus
@@ -297,9 +298,18 @@ class PlainComponents(tuple[Item, ...]):
         return self
 
 
+_PLAIN_LIST = re.compile(r'(?:"[a-z0-9@_\-.]+"(?: "[a-z0-9@_\-.]+")*)?')
+
+
 @lru_cache(maxsize=256)
-def plain_components(idents: str) -> PlainComponents:
-    """The :class:`PlainComponents` for serialised plain identifiers joined by spaces."""
+def plain_components(idents: str) -> PlainComponents | None:
+    """The :class:`PlainComponents` for quoted plain names joined by single spaces.
+
+    ``'"@method" "content-digest"'``; None when ``idents`` is anything else (names with
+    parameters, upper case, other spacing: the structured-field parser's business).
+    """
+    if _PLAIN_LIST.fullmatch(idents) is None:
+        return None
     return PlainComponents(tuple(idents.split(" ")) if idents else ())
 
 

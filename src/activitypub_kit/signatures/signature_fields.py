@@ -29,14 +29,10 @@ from activitypub_kit.signatures.sfv import (
 )
 
 # Fast path for the overwhelmingly common shape: one label, plain component names without
-# parameters, and integer or escape-free string parameters in canonical form (so the text
-# as sent *is* its re-serialisation).  Anything else goes through the full parser.
-_FAST_KEY = r"[a-z*][a-z0-9_\-.*]*"
-_FAST_INPUT = re.compile(
-    rf'({_FAST_KEY})=\(((?:"[a-z0-9@_\-.]+"(?: "[a-z0-9@_\-.]+")*)?)\)'
-    rf'((?:;{_FAST_KEY}=(?:-?(?:0|[1-9][0-9]{{0,14}})|"[\x20\x21\x23-\x5b\x5d-\x7e]*"))*)'
-)
-_FAST_PARAM = re.compile(rf';({_FAST_KEY})=(?:(-?[0-9]+)|"([^"]*)")')
+# parameters, and the known parameters as non-negative integers or escape-free strings in
+# canonical form (so the text as sent *is* its re-serialisation).  It is read with
+# str.partition/split; anything else goes through the full parser.
+_FAST_LABEL = re.compile(r"[a-z*][a-z0-9_\-.*]*")
 
 
 class MessageSignature(NamedTuple):
@@ -88,8 +84,6 @@ class MessageSignature(NamedTuple):
 _PARAM_TYPES: dict[str, type] = {
     "created": int, "expires": int, "nonce": str, "alg": str, "keyid": str, "tag": str
 }  # fmt: skip
-_INT_PARAMS = frozenset(name for name, kind in _PARAM_TYPES.items() if kind is int)
-_STRING_PARAMS = frozenset(name for name, kind in _PARAM_TYPES.items() if kind is str)
 
 
 def _inner_list(member: object, label: str, field_name: str) -> InnerList:
@@ -107,33 +101,60 @@ def _inner_list(member: object, label: str, field_name: str) -> InnerList:
     return member
 
 
-def _parse_fast(raw_input: str, raw_sig: str) -> MessageSignature | None:
-    match = _FAST_INPUT.fullmatch(raw_input)
-    if match is None:
+def _fast_params(text: str) -> dict[str, BareItem] | None:
+    # ";created=1;keyid=\"k\"" -> {"created": 1, "keyid": "k"}, or None to use the parser.
+    params: dict[str, BareItem] = {}
+    if not text:
+        return params
+    pieces = text.split(";")
+    if pieces[0]:
         return None
-    label = match.group(1)
+    del pieces[0]
+    for piece in pieces:
+        name, sep, value = piece.partition("=")
+        kind = _PARAM_TYPES.get(name)
+        if kind is None or not sep or name in params:
+            return None  # other names, repeats, and type errors: the parser decides
+        if kind is int:
+            if not (value.isdigit() and value.isascii() and len(value) <= 15) or (
+                value[0] == "0" and len(value) > 1
+            ):
+                return None
+            params[name] = int(value)
+        else:
+            inner = value[1:-1]
+            if (
+                len(value) < 2
+                or value[0] != '"'
+                or value[-1] != '"'
+                or '"' in inner
+                or "\\" in inner
+                or not (inner.isascii() and inner.isprintable())
+            ):
+                return None  # (a ";" inside a string also lands here)
+            params[name] = inner
+    return params
+
+
+def _parse_fast(raw_input: str, raw_sig: str) -> MessageSignature | None:
+    label, sep, rest = raw_input.partition("=(")
+    if not sep or _FAST_LABEL.fullmatch(label) is None:
+        return None
+    names, sep, tail = rest.partition(")")
+    components = plain_components(names) if sep else None
+    if components is None:
+        return None
     raw_sig = raw_sig.strip(" ")
     prefix = len(label) + 2
     if raw_sig[:prefix] != label + "=:" or raw_sig[-1:] != ":" or len(raw_sig) < prefix + 1:
         return None
-    params: dict[str, BareItem] = {}
-    found = _FAST_PARAM.findall(match.group(3))
-    for name, number, text in found:
-        if number:
-            if name in _STRING_PARAMS:
-                return None  # a type error: let the full parser report it
-            params[name] = int(number)
-        else:
-            if name in _INT_PARAMS:
-                return None
-            params[name] = text
-    if len(params) != len(found):
-        return None  # a repeated parameter: let the full parser report it
+    params = _fast_params(tail)
+    if params is None:
+        return None
     try:
         signature = binascii.a2b_base64(raw_sig[prefix:-1], strict_mode=True)
     except binascii.Error:
         return None
-    components = plain_components(match.group(2))
     return MessageSignature(
         label, components, params, signature, raw_input[len(label) + 1 :], components.idents
     )
