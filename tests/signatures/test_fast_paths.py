@@ -78,6 +78,9 @@ param_pieces = st.sampled_from(
 @example('keyId="k",algorithm="rsa-sha256",headers="a b",signature="AAA="')
 @example('keyId="k", keyId="j"')
 @example('keyId="k",keyId="j"')
+@example('keyId="a, b",algorithm="x\n",headers="",signature=""')
+@example('keyId="a",algorithm="b",headers="c",signature="d",created=1')
+@example('keyId="a",algorithm="b",headers="c",signature="d"x')
 @example('keyId="a"x,algorithm="b"')
 @example('keyId="",algorithm="x"')
 @example('keyId="k",created=1,signature="x"')
@@ -265,3 +268,45 @@ def test_fast_content_digest_matches_general_code(value: str, body: bytes) -> No
     if fast is not False:
         general = outcome(lambda: _check(parse_digest_field(value), body, "Content-Digest"))
         assert (fast is True and general == "sha-256") or fast == general
+
+
+# --- RFC 9421 signing with a plain component list ----------------------------------------
+
+
+@given(
+    st.lists(
+        st.sampled_from(["@method", "@target-uri", "@authority", "@path", "@query", "host",
+                         "content-type", "content-digest", "@status", "x-a"]),
+        max_size=6,
+    ),
+    st.sampled_from(["GET", "POST"]),
+    st.binary(max_size=16),
+)  # fmt: skip
+def test_signing_a_plain_component_list_matches_the_general_code(
+    names: list[str], method: str, body: bytes
+) -> None:
+    from activitypub_kit.signatures import HttpRequest, SignatureOptions, sign_rfc9421
+
+    request = HttpRequest(
+        method, "https://h.example/p?q=1", [("Host", "h.example"), ("Content-Type", "a/b")], body
+    )
+    options = SignatureOptions(created=1, nonce="n")
+
+    def sign(components: list[str]) -> Any:
+        try:
+            signed = sign_rfc9421(request, b"secret", "k", components=components, options=options)
+        except SignatureError as exc:
+            return type(exc)
+        return signed.headers.items()
+
+    # Quoted names take the plain-list path; bare names the general component parser.
+    assert sign([f'"{n}"' for n in names]) == sign(names)
+
+
+def test_one_component_entry_holding_two_names_is_refused() -> None:
+    from activitypub_kit.errors import MalformedSignatureError
+    from activitypub_kit.signatures import HttpRequest, sign_rfc9421
+
+    request = HttpRequest("GET", "https://h.example/")
+    with pytest.raises(MalformedSignatureError, match="unexpected text"):
+        sign_rfc9421(request, b"secret", "k", components=['"@method" "@path"'])

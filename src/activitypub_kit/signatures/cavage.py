@@ -48,10 +48,14 @@ _PARAM = re.compile(r'[ \t]*([A-Za-z][A-Za-z0-9_-]*)[ \t]*=[ \t]*(?:"([^"]*)"|([
 _PARAM_SEQ = re.compile(f"(,?{_PARAM.pattern})")
 _PARAM_SHAPE = r'[ \t]*[A-Za-z][A-Za-z0-9_-]*[ \t]*=[ \t]*(?:"[^"]*"|[^",\s]*)[ \t]*'
 _PARAM_LIST = re.compile(f"{_PARAM_SHAPE}(?:,{_PARAM_SHAPE})*")
+_MASTODON_LAYOUT = re.compile(
+    r'keyId="([^"]*)",algorithm="([^"]*)",headers="([^"]*)",signature="([^"]*)"'
+)
 _KNOWN_PARAMS = frozenset({"keyId", "algorithm", "headers", "signature", "created", "expires"})
 _CAVAGE_ALGORITHMS = ("rsa-sha256", "hs2019")
 _HS2019_BY_KIND = {"rsa": "rsa-sha256", "ed25519": "ed25519"}
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_new = tuple.__new__
 
 
 class CavageSignature(NamedTuple):
@@ -113,6 +117,11 @@ def parse_signature_params(value: str) -> dict[str, str]:
 
     :raises MalformedSignatureError: on a malformed list or a repeated parameter.
     """
+    # Mastodon's exact layout: one regex match.
+    mastodon = _MASTODON_LAYOUT.fullmatch(value)
+    if mastodon is not None:
+        key_id, algorithm, headers, signature = mastodon.groups()
+        return {"keyId": key_id, "algorithm": algorithm, "headers": headers, "signature": signature}
     # The usual shape, all values quoted with no spaces around (keyId="…",headers="…"):
     # values hold no '"', so '",' only ever ends one; names must be known ones.
     if value[-1:] == '"':
@@ -203,13 +212,17 @@ def parse_cavage(request: HttpRequest) -> CavageSignature:
             "Signature signature parameter is not valid padded base64"
         ) from None
     created, expires = get("created"), get("expires")
-    return CavageSignature(
-        key_id,
-        algorithm,
-        headers,
-        signature,
-        None if created is None else _unix_time("created", created),
-        None if expires is None else _unix_time("expires", expires),
+    # tuple.__new__ skips the NamedTuple's Python-level __new__ (this runs per request).
+    return _new(
+        CavageSignature,
+        (
+            key_id,
+            algorithm,
+            headers,
+            signature,
+            None if created is None else _unix_time("created", created),
+            None if expires is None else _unix_time("expires", expires),
+        ),
     )
 
 
@@ -306,8 +319,12 @@ def verify_cavage(
 
     :raises SignatureError: (a subclass) saying exactly which rule failed.
     """
-    algorithm = _resolve_algorithm(signature.algorithm, key)
-    algorithms.check_key(algorithm, key)
+    declared, kind = signature.algorithm, key_kind(key)
+    if declared == "rsa-sha256" and kind == "rsa":
+        algorithm = declared  # the usual case; the general code below says what is wrong
+    else:
+        algorithm = _resolve_algorithm(declared, key)
+        algorithms.check_key(algorithm, key)
     _check_coverage(signature, request, policy)
     covered = signature.headers
     moment = time.time() if now is None else now
@@ -337,7 +354,7 @@ def verify_cavage(
             with_query=False,
         )  # fmt: skip
         _verify_bytes(algorithm, signature, key, text.encode())
-    return VerifiedCavage(signature.key_id, algorithm, covered)
+    return _new(VerifiedCavage, (signature.key_id, algorithm, covered))
 
 
 def _verify_bytes(algorithm: str, sig: CavageSignature, key: VerifyingKey, data: bytes) -> None:

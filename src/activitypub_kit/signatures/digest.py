@@ -73,6 +73,8 @@ def content_digest(body: bytes, algorithms: Iterable[str] = ("sha-256",)) -> str
 
     :raises UnsupportedAlgorithmError: for an algorithm other than sha-256 / sha-512.
     """
+    if algorithms == ("sha-256",):  # the default: one member, serialised directly
+        return f"sha-256=:{b64encode(hashlib.sha256(body).digest())}:"
     members: dict[str, Item | object] = {}
     for algorithm in algorithms:
         if algorithm not in DIGEST_ALGORITHMS:

@@ -35,16 +35,17 @@ from activitypub_kit.signatures.algorithms import (
 from activitypub_kit.signatures.clock import DEFAULT_WINDOW, TimeWindow
 from activitypub_kit.signatures.components import (
     PlainComponents,
+    plain_components,
     plain_signature_base,
     signature_base,
 )
 from activitypub_kit.signatures.digest import content_digest, verify_content_digest
+from activitypub_kit.signatures.encoding import b64encode
 from activitypub_kit.signatures.message import HttpMessage, HttpRequest
 from activitypub_kit.signatures.sfv import (
     BareItem,
     Item,
     parse_dictionary,
-    serialize_member,
     serialize_params,
 )
 from activitypub_kit.signatures.signature_fields import (
@@ -57,6 +58,7 @@ from activitypub_kit.signatures.signature_fields import (
 )
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_new = tuple.__new__  # skips a NamedTuple's Python-level __new__ on the per-request path
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +175,9 @@ def verify_rfc9421(
             raise
         chosen = "rsa-pss-sha512"
         algorithms.verify(chosen, key, base, signature.signature, what)
-    return VerifiedMessageSignature(signature.label, signature.key_id, chosen, signature.covered)
+    return _new(
+        VerifiedMessageSignature, (signature.label, signature.key_id, chosen, signature.covered)
+    )
 
 
 def default_components(message: HttpMessage) -> list[str]:
@@ -231,15 +235,19 @@ def sign_rfc9421(
     opts = options or SignatureOptions()
     chosen = algorithm or algorithm_for_key(key)
     algorithms.check_key(chosen, key)
-    parsed = [
-        parsed_component(c)
-        for c in (components if components is not None else default_components(message))
-    ]
-    items = [Item(value, dict(item_params)) for value, item_params, _ in parsed]
-    idents = [ident for _, _, ident in parsed]
-    if any(i.value == "content-digest" and not i.params.get("req") for i in items) and (
-        "content-digest" not in message.headers
-    ):
+    wanted = components if components is not None else default_components(message)
+    # Quoted plain names (the default list): parsed once per distinct list.
+    plain = plain_components(" ".join(wanted))
+    items: Sequence[Item]
+    if plain is not None and len(plain) == len(wanted):
+        items, idents, covers_digest = plain, plain.idents, "content-digest" in plain.names
+    else:
+        plain = None
+        parsed = [parsed_component(c) for c in wanted]
+        items = [Item(value, dict(item_params)) for value, item_params, _ in parsed]
+        idents = tuple(ident for _, _, ident in parsed)
+        covers_digest = any(i.value == "content-digest" and not i.params.get("req") for i in items)
+    if covers_digest and "content-digest" not in message.headers:
         message = message.with_headers(
             {"Content-Digest": content_digest(message.body, digest_algorithms)}
         )
@@ -260,9 +268,11 @@ def sign_rfc9421(
         if opts.tag is not None:
             params["tag"] = opts.tag
     params_value = f"({' '.join(idents)}){serialize_params(params)}"
-    base = signature_base(message, items, params_value, idents)
+    base = None if plain is None else plain_signature_base(message, plain, params_value)
+    if base is None:
+        base = signature_base(message, items, params_value, idents)
     raw = algorithms.sign(chosen, key, base.encode())
-    sig_value = serialize_member(Item(raw))
+    sig_value = f":{b64encode(raw)}:"  # a byte-sequence item
     existing_input = message.headers.get("signature-input")
     existing_sig = message.headers.get("signature")
     if existing_input:

@@ -32,6 +32,7 @@ from activitypub_kit.signatures.sfv import (
 # parameters, and the known parameters as non-negative integers or escape-free strings in
 # canonical form (so the text as sent *is* its re-serialisation).  It is read with
 # str.partition/split; anything else goes through the full parser.
+_new = tuple.__new__
 _FAST_LABEL = re.compile(r"[a-z*][a-z0-9_\-.*]*")
 
 
@@ -155,8 +156,10 @@ def _parse_fast(raw_input: str, raw_sig: str) -> MessageSignature | None:
         signature = binascii.a2b_base64(raw_sig[prefix:-1], strict_mode=True)
     except binascii.Error:
         return None
-    return MessageSignature(
-        label, components, params, signature, raw_input[len(label) + 1 :], components.idents
+    # tuple.__new__ skips the NamedTuple's Python-level __new__ (this runs per request).
+    return _new(
+        MessageSignature,
+        (label, components, params, signature, raw_input[len(label) + 1 :], components.idents),
     )
 
 
@@ -167,10 +170,11 @@ def parse_rfc9421(message: HttpMessage) -> list[MessageSignature]:
     :raises MalformedSignatureError: on malformed fields, duplicate labels or parameters,
         or a label present in one field but not the other.
     """
-    raw_input = message.headers.get("signature-input")
+    headers = message.headers
+    raw_input = headers.get("signature-input")
     if raw_input is None:
         raise MissingSignatureError("message has no Signature-Input header")
-    raw_sig = message.headers.get("signature")
+    raw_sig = headers.get("signature")
     if raw_sig is None:
         raise MissingSignatureError("message has Signature-Input but no Signature header")
     fast = _parse_fast(raw_input, raw_sig)

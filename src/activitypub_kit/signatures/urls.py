@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from activitypub_kit.errors import MalformedSignatureError
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_new = tuple.__new__
 # Path: "/" then printable ASCII without "?" and "#"; query: printable ASCII without "#".
 _FAST_URL = re.compile(
     r"(https?)://([A-Za-z0-9][A-Za-z0-9._-]*)(?::([0-9]{1,5}))?"
@@ -57,9 +58,10 @@ def _parse_fast(url: str) -> UrlParts | None:
         authority = host.lower()
     if not path:
         path = "/"
+    # tuple.__new__ skips the NamedTuple's Python-level __new__ (this runs per request).
     if query is None:
-        return UrlParts(scheme, authority, path, "", path)
-    return UrlParts(scheme, authority, path, query, f"{path}?{query}")
+        return _new(UrlParts, (scheme, authority, path, "", path))
+    return _new(UrlParts, (scheme, authority, path, query, f"{path}?{query}"))
 
 
 def _parse_general(url: str) -> UrlParts:
