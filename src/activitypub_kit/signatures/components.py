@@ -11,6 +11,7 @@ import base64
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from operator import attrgetter
 from urllib.parse import quote, unquote_plus
 
 from activitypub_kit.errors import MalformedSignatureError, MissingComponentError
@@ -175,12 +176,12 @@ def _derived_value(message: HttpMessage, item: Item, ident: str) -> str:
 
 
 _SIMPLE_DERIVED: dict[str, Callable[[HttpRequest], str]] = {
-    "@method": lambda m: m.method,
-    "@target-uri": lambda m: m.url,
-    "@authority": lambda m: m.authority,
-    "@scheme": lambda m: m.scheme,
-    "@request-target": lambda m: m.target,
-    "@path": lambda m: m.path,
+    "@method": attrgetter("method"),
+    "@target-uri": attrgetter("url"),
+    "@authority": attrgetter("authority"),
+    "@scheme": attrgetter("scheme"),
+    "@request-target": attrgetter("target"),
+    "@path": attrgetter("path"),
     "@query": lambda m: "?" + m.query,
 }
 
