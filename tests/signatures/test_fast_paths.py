@@ -310,3 +310,19 @@ def test_one_component_entry_holding_two_names_is_refused() -> None:
     request = HttpRequest("GET", "https://h.example/")
     with pytest.raises(MalformedSignatureError, match="unexpected text"):
         sign_rfc9421(request, b"secret", "k", components=['"@method" "@path"'])
+
+
+@pytest.mark.parametrize(
+    "clock",
+    ["07:06:40 GMT", "07:06:4x GMT", "07-06-40 GMT", "07:06:40 GMX", "\u0660\u0667:06:40 GMT",
+     "07:06:40 GMT ", "+7:06:40 GMT", "07:06:40", "99:99:99 GMT", "07:06:40GMT"],
+)  # fmt: skip
+def test_fast_http_date_with_a_known_day_matches_general_parser(clock: str) -> None:
+    from activitypub_kit.signatures.clock import _parse_fixdate, _parse_general
+
+    assert _parse_fixdate("Tue, 19 Nov 2024 00:00:00 GMT") == 1731974400  # the day is now known
+    value = "Tue, 19 Nov 2024 " + clock
+    fast = _parse_fixdate(value)
+    if fast is not None:
+        assert fast == _parse_general(value)
+    assert (fast is not None) is (clock in ("07:06:40 GMT", "99:99:99 GMT"))

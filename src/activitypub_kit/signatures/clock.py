@@ -30,27 +30,33 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _IMF_FIXDATE = re.compile(
     r"[A-Z][a-z]{2}, ([0-9]{2} [A-Z][a-z]{2} [1-9][0-9]{3}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
 )
-# "06 Nov 1994" -> days since the epoch: every request of a day shares its entry.
+# "Sun, 06 Nov 1994 " -> days since the epoch: every request of a day shares its entry.
 _DAYS: dict[str, int] = {}
 
 
 def _parse_fixdate(value: str) -> int | None:
+    # A day already seen: its "Sun, 06 Nov 1994 " prefix was checked, check the rest.
+    day = _DAYS.get(value[:17])
+    if day is not None and len(value) == 29 and value[25:] == " GMT":
+        clock = value[17:25]
+        digits = clock[:2] + clock[3:5] + clock[6:]
+        if clock[2] == ":" and clock[5] == ":" and digits.isdigit() and digits.isascii():
+            hms = int(digits)
+            return day * 86400 + hms // 10000 * 3600 + hms // 100 % 100 * 60 + hms % 100
     match = _IMF_FIXDATE.fullmatch(value)
     if match is None:
         return None
     day_text, hour, minute, second = match.groups()
-    day = _DAYS.get(day_text)
-    if day is None:
-        month = _MONTHS.get(day_text[3:6])
-        if month is None:
-            return None
-        try:
-            day = date(int(day_text[7:]), month, int(day_text[:2])).toordinal() - _EPOCH_ORDINAL
-        except ValueError:
-            return None  # no such day: the general parser decides
-        if len(_DAYS) >= 64:
-            _DAYS.clear()
-        _DAYS[day_text] = day
+    month = _MONTHS.get(day_text[3:6])
+    if month is None:
+        return None
+    try:
+        day = date(int(day_text[7:]), month, int(day_text[:2])).toordinal() - _EPOCH_ORDINAL
+    except ValueError:
+        return None  # no such day: the general parser decides
+    if len(_DAYS) >= 64:
+        _DAYS.clear()
+    _DAYS[value[:17]] = day
     return day * 86400 + int(hour) * 3600 + int(minute) * 60 + int(second)
 
 

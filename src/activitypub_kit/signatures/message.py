@@ -139,39 +139,53 @@ class HttpRequest:
 
     __hash__ = None  # type: ignore[assignment]
 
-    def _parts(self) -> UrlParts:
-        parts = self._url_parts
-        if parts is None or self._parsed_url is not self.url:
-            parts = self._url_parts = parse_url(self.url)
-            self._parsed_url = self.url
+    def _parse_url(self) -> UrlParts:
+        parts = self._url_parts = parse_url(self.url)
+        self._parsed_url = self.url
         return parts
 
+    # Each property checks the memo inline (no extra call once the URL is parsed).
     @property
     def scheme(self) -> str:
         """The URL scheme, lower-case."""
-        return self._parts().scheme
+        parts = self._url_parts
+        if parts is None or self._parsed_url is not self.url:
+            parts = self._parse_url()
+        return parts.scheme
 
     @property
     def authority(self) -> str:
         """Host (lower-case) and port, the port omitted when it is the scheme's default."""
-        return self._parts().authority
+        parts = self._url_parts
+        if parts is None or self._parsed_url is not self.url:
+            parts = self._parse_url()
+        return parts.authority
 
     @property
     def path(self) -> str:
         """The URL path (``/`` when empty), as sent."""
-        return self._parts().path
+        parts = self._url_parts
+        if parts is None or self._parsed_url is not self.url:
+            parts = self._parse_url()
+        return parts.path
 
     @property
     def query(self) -> str:
         """The query string without ``?`` (empty when absent)."""
-        return self._parts().query
+        parts = self._url_parts
+        if parts is None or self._parsed_url is not self.url:
+            parts = self._parse_url()
+        return parts.query
 
     @property
     def target(self) -> str:
         """The request-target: origin-form ``path?query`` unless overridden."""
         if self.request_target is not None:
             return self.request_target
-        return self._parts().target
+        parts = self._url_parts
+        if parts is None or self._parsed_url is not self.url:
+            parts = self._parse_url()
+        return parts.target
 
     def with_headers(self, updates: Mapping[str, str]) -> HttpRequest:
         """A copy with each header in ``updates`` set to exactly that value."""

@@ -104,7 +104,11 @@ def _own_names(sig: MessageSignature) -> set[str]:
 
 
 def _check_policy(
-    message: HttpMessage, sig: MessageSignature, policy: Rfc9421Policy, names: AbstractSet[str]
+    message: HttpMessage,
+    sig: MessageSignature,
+    policy: Rfc9421Policy,
+    names: AbstractSet[str],
+    created: int | None,
 ) -> None:
     for required in policy.required_components:
         if required not in names:
@@ -118,7 +122,7 @@ def _check_policy(
         raise UncoveredComponentError(
             f"signature {sig.label!r} of a {message.method.upper()} does not cover content-digest"
         )
-    if policy.require_created and sig.created is None:
+    if policy.require_created and created is None:
         raise MissingComponentError(f"signature {sig.label!r} has no created parameter")
 
 
@@ -150,9 +154,10 @@ def verify_rfc9421(
     components = signature.components
     plain = components if type(components) is PlainComponents else None
     names = _own_names(signature) if plain is None else plain.names
-    _check_policy(message, signature, policy, names)
+    created = signature.created
+    _check_policy(message, signature, policy, names, created)
     if policy.check_time:
-        created, expires = signature.created, signature.expires
+        expires = signature.expires
         moment = time.time() if now is None else now
         if not policy.window.allows(created=created, expires=expires, now=moment):
             policy.window.check(
