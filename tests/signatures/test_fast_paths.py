@@ -326,3 +326,27 @@ def test_fast_http_date_with_a_known_day_matches_general_parser(clock: str) -> N
     if fast is not None:
         assert fast == _parse_general(value)
     assert (fast is not None) is (clock in ("07:06:40 GMT", "99:99:99 GMT"))
+
+
+# --- draft-cavage: Mastodon's parameter layout read without the parameter dict -----------
+
+quoted_values = st.text(alphabet='abc ,=()-\n"', max_size=8)
+
+
+@given(quoted_values, st.sampled_from(["rsa-sha256", "RSA-SHA256", "hs2019", "", "x"]),
+       st.sampled_from(["(request-target) host date digest", "date", "", "a a", "Date HOST"]),
+       st.sampled_from(["AAAA", "AAA=", "A", "", "AA AA"]))  # fmt: skip
+def test_mastodon_layout_parses_like_any_other_order(
+    key_id: str, algorithm: str, headers: str, signature: str
+) -> None:
+    from activitypub_kit.signatures import HttpRequest, parse_cavage
+
+    def parse(value: str) -> Any:
+        request = HttpRequest("POST", "https://h.example/inbox", [("Signature", value)])
+        return _outcome(parse_cavage, request)
+
+    params = [("keyId", key_id), ("algorithm", algorithm), ("headers", headers),
+              ("signature", signature)]  # fmt: skip
+    mastodon = ",".join(f'{k}="{v}"' for k, v in params)
+    reordered = ",".join(f'{k}="{v}"' for k, v in reversed(params))
+    assert parse(mastodon) == parse(reordered)

@@ -56,6 +56,7 @@ _CAVAGE_ALGORITHMS = ("rsa-sha256", "hs2019")
 _HS2019_BY_KIND = {"rsa": "rsa-sha256", "ed25519": "ed25519"}
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _new = tuple.__new__
+_WHAT = "draft-cavage signature"
 
 
 class CavageSignature(NamedTuple):
@@ -190,17 +191,22 @@ def parse_cavage(request: HttpRequest) -> CavageSignature:
     :raises MissingSignatureError: when there is no ``Signature`` header.
     :raises MalformedSignatureError: when it is malformed or lacks keyId/signature.
     """
-    params = parse_signature_params(_header_value(request))
-    get = params.get
-    key_id, encoded = get("keyId"), get("signature")
+    value = _header_value(request)
+    mastodon = _MASTODON_LAYOUT.fullmatch(value)
+    if mastodon is not None:  # what parse_signature_params would answer, without the dict
+        key_id, algorithm, listed, encoded = mastodon.groups()
+        created = expires = None
+    else:
+        params = parse_signature_params(value)
+        get = params.get
+        key_id, encoded, algorithm = get("keyId"), get("signature"), get("algorithm")
+        listed, created, expires = get("headers"), get("created"), get("expires")
     if not key_id:
         raise MalformedSignatureError("Signature header has no keyId parameter")
     if not encoded:
         raise MalformedSignatureError("Signature header has no signature parameter")
-    algorithm = get("algorithm")
     if algorithm is not None:
         algorithm = algorithm.lower()
-    listed = get("headers")
     if listed is not None:
         headers = _covered_headers(listed)
     else:
@@ -211,7 +217,6 @@ def parse_cavage(request: HttpRequest) -> CavageSignature:
         raise MalformedSignatureError(
             "Signature signature parameter is not valid padded base64"
         ) from None
-    created, expires = get("created"), get("expires")
     # tuple.__new__ skips the NamedTuple's Python-level __new__ (this runs per request).
     return _new(
         CavageSignature,
@@ -345,7 +350,13 @@ def verify_cavage(
         verify_legacy_digest(request.headers.get("digest"), request.body)
     text = signing_string(request, covered, created=signature.created, expires=signature.expires)
     try:
-        _verify_bytes(algorithm, signature, key, text.encode())
+        data = text.encode()
+        try:
+            algorithms.verify_checked(algorithm, key, data, signature.signature, _WHAT)
+        except InvalidSignatureError:
+            if not _may_be_pss(algorithm, signature):
+                raise
+            algorithms.verify("rsa-pss-sha512", key, data, signature.signature, _WHAT)
     except InvalidSignatureError:
         if not (policy.allow_request_target_without_query and request.query):
             raise
@@ -357,15 +368,18 @@ def verify_cavage(
     return _new(VerifiedCavage, (signature.key_id, algorithm, covered))
 
 
+def _may_be_pss(algorithm: str, sig: CavageSignature) -> bool:
+    # hs2019 with an RSA key: some signers use RSASSA-PSS/SHA-512 as the draft suggests.
+    return sig.algorithm in (None, "hs2019") and algorithm == "rsa-sha256"
+
+
 def _verify_bytes(algorithm: str, sig: CavageSignature, key: VerifyingKey, data: bytes) -> None:
     try:
-        algorithms.verify_checked(algorithm, key, data, sig.signature, "draft-cavage signature")
+        algorithms.verify_checked(algorithm, key, data, sig.signature, _WHAT)
     except InvalidSignatureError:
-        # hs2019 with an RSA key: some signers use RSASSA-PSS/SHA-512 as the draft suggests.
-        if sig.algorithm in (None, "hs2019") and algorithm == "rsa-sha256":
-            algorithms.verify("rsa-pss-sha512", key, data, sig.signature, "draft-cavage signature")
-            return
-        raise
+        if not _may_be_pss(algorithm, sig):
+            raise
+        algorithms.verify("rsa-pss-sha512", key, data, sig.signature, _WHAT)
 
 
 def sign_cavage(
