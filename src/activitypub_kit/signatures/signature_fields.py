@@ -16,7 +16,11 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from activitypub_kit.errors import MalformedSignatureError, MissingSignatureError
-from activitypub_kit.signatures.components import plain_components, serialize_component_id
+from activitypub_kit.signatures.components import (
+    PlainComponents,
+    plain_components,
+    serialize_component_id,
+)
 from activitypub_kit.signatures.message import HttpMessage
 from activitypub_kit.signatures.sfv import (
     BareItem,
@@ -159,14 +163,23 @@ def _fast_params(text: str) -> dict[str, BareItem] | None:
     return params
 
 
+@lru_cache(maxsize=256)
+def _fast_head(head: str) -> tuple[str, PlainComponents] | None:
+    # 'sig1=("@method" "content-digest")' repeats on every request from one implementation.
+    label, sep, names = head.partition("=(")
+    if not sep or _FAST_LABEL.fullmatch(label) is None or names[-1:] != ")":
+        return None
+    components = plain_components(names[:-1])
+    return None if components is None else (label, components)
+
+
 def _parse_fast(raw_input: str, raw_sig: str) -> MessageSignature | None:
-    label, sep, rest = raw_input.partition("=(")
-    if not sep or _FAST_LABEL.fullmatch(label) is None:
+    end = raw_input.find(")") + 1  # plain names hold no ")"
+    head = _fast_head(raw_input[:end]) if end else None
+    if head is None:
         return None
-    names, sep, tail = rest.partition(")")
-    components = plain_components(names) if sep else None
-    if components is None:
-        return None
+    label, components = head
+    tail = raw_input[end:]
     raw_sig = raw_sig.strip(" ")
     prefix = len(label) + 2
     if raw_sig[:prefix] != label + "=:" or raw_sig[-1:] != ":" or len(raw_sig) < prefix + 1:
