@@ -18,7 +18,6 @@ from typing import NamedTuple
 
 from activitypub_kit.errors import (
     AlgorithmMismatchError,
-    InvalidSignatureError,
     MalformedSignatureError,
     MissingComponentError,
     UncoveredComponentError,
@@ -142,7 +141,15 @@ def verify_rfc9421(
 
     :raises SignatureError: (a subclass) saying exactly which rule failed.
     """
-    declared = signature.algorithm
+    # The parameters, read once (as the MessageSignature properties read them).
+    params = signature.params
+    declared, created, expires = params.get("alg"), params.get("created"), params.get("expires")
+    if not isinstance(declared, str):
+        declared = None
+    if type(created) is not int:
+        created = None
+    if type(expires) is not int:
+        expires = None
     if declared is not None and algorithm is not None and declared != algorithm:
         raise AlgorithmMismatchError(
             f"signature {signature.label!r} declares alg {declared!r}, expected {algorithm!r}"
@@ -154,10 +161,8 @@ def verify_rfc9421(
     components = signature.components
     plain = components if type(components) is PlainComponents else None
     names = _own_names(signature) if plain is None else plain.names
-    created = signature.created
     _check_policy(message, signature, policy, names, created)
     if policy.check_time:
-        expires = signature.expires
         moment = time.time() if now is None else now
         if not policy.window.allows(created=created, expires=expires, now=moment):
             policy.window.check(
@@ -172,12 +177,10 @@ def verify_rfc9421(
     if text is None:
         text = signature_base(message, components, signature.params_value, signature.covered)
     base = text.encode()
-    what = f"signature {signature.label!r}"
-    try:
-        algorithms.verify_checked(chosen, key, base, signature.signature, what)
-    except InvalidSignatureError:
+    if not algorithms.verifies(chosen, key, base, signature.signature):
+        what = f"signature {signature.label!r}"
         if declared or algorithm or key_kind(key) != "rsa":
-            raise
+            raise algorithms.mismatch(chosen, key, what)
         chosen = "rsa-pss-sha512"
         algorithms.verify(chosen, key, base, signature.signature, what)
     return _new(
