@@ -219,6 +219,13 @@ input_pieces = st.sampled_from(
     st.sampled_from(['"@method" "@target-uri"', "", '"@method"  "x"', '"@method";req', '"A"']),
     st.lists(input_pieces, max_size=12).map("".join),
 )
+@example("sig1", '"@method"', ';created=1;keyid="k";alg="a"')
+@example("sig1", '"@method"', ';created=01;keyid="k";alg="a"')
+@example("sig1", '"@method"', ';created=1;keyid="a\\\\b";alg="a"')
+@example("sig1", '"@method"', ';created=1;keyid="a\\"b";alg="a"')
+@example("sig1", '"@method"', ';created=1;keyid="é";alg="a"')
+@example("sig1", '"@method"', ';created=1;keyid="k";alg="a";tag="t"')
+@example("sig1", '"@method"', ';created=1234567890123456;keyid="k";alg="a"')
 @example("sig1", '"@method"', ";created=01")
 @example("sig1", '"@method"', ";created=1;created=2")
 @example("sig1", '"@method"', ';keyid="a;b"')

@@ -39,10 +39,7 @@ from activitypub_kit.signatures.sfv import (
 _new = tuple.__new__
 _FAST_STRING = r'"([\x20\x21\x23-\x5b\x5d-\x7e]*)"'
 _FAST_INT = r"(0|[1-9][0-9]{0,14})"
-_SIGNER_ORDER = re.compile(
-    rf"(?:;created={_FAST_INT})?(?:;expires={_FAST_INT})?(?:;keyid={_FAST_STRING})?"
-    rf"(?:;alg={_FAST_STRING})?(?:;nonce={_FAST_STRING})?(?:;tag={_FAST_STRING})?"
-)
+_USUAL_PARAMS = re.compile(rf";created={_FAST_INT};keyid={_FAST_STRING};alg={_FAST_STRING}")
 _FAST_LABEL = re.compile(r"[a-z*][a-z0-9_\-.*]*")
 
 
@@ -117,22 +114,10 @@ def _fast_params(text: str) -> dict[str, BareItem] | None:
     params: dict[str, BareItem] = {}
     if not text:
         return params
-    ordered = _SIGNER_ORDER.fullmatch(text)
-    if ordered is not None:  # the order sign_rfc9421 writes: one match
-        created, expires, keyid, alg, nonce, tag = ordered.groups()
-        if created is not None:
-            params["created"] = int(created)
-        if expires is not None:
-            params["expires"] = int(expires)
-        if keyid is not None:
-            params["keyid"] = keyid
-        if alg is not None:
-            params["alg"] = alg
-        if nonce is not None:
-            params["nonce"] = nonce
-        if tag is not None:
-            params["tag"] = tag
-        return params
+    usual = _USUAL_PARAMS.fullmatch(text)
+    if usual is not None:  # what sign_rfc9421 writes by default: one match
+        created, keyid, alg = usual.groups()
+        return {"created": int(created), "keyid": keyid, "alg": alg}
     pieces = text.split(";")
     if pieces[0]:
         return None
