@@ -360,11 +360,9 @@ def verify_cavage(
     text = signing_string(request, covered, created=signature.created, expires=signature.expires)
     try:
         data = text.encode()
-        try:
-            algorithms.verify_checked(algorithm, key, data, signature.signature, _WHAT)
-        except InvalidSignatureError:
+        if not algorithms.verifies(algorithm, key, data, signature.signature):
             if not _may_be_pss(algorithm, signature):
-                raise
+                raise algorithms.mismatch(algorithm, key, _WHAT)
             algorithms.verify("rsa-pss-sha512", key, data, signature.signature, _WHAT)
     except InvalidSignatureError:
         if not (policy.allow_request_target_without_query and request.query):

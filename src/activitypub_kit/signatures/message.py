@@ -119,7 +119,7 @@ class HttpRequest:
     ) -> None:
         self.method = method
         self.url = url
-        self.headers = _headers(headers)
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
         self.body = body
         self.request_target = request_target
         self.trailers = None if trailers is None else _headers(trailers)
