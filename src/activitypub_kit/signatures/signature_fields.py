@@ -2,8 +2,9 @@
 
 Labels and parameters must be unique (a repeat is a parser-differential risk and is
 refused).  The common shape - one label, plain component names, canonical parameters - is
-parsed by a single regular expression; everything else by the general structured-field
-parser, and property tests pin the two to the same result.
+read with str operations and small regular expressions (the label and component list once
+per distinct list); everything else by the general structured-field parser, and property
+tests pin the two to the same result.
 """
 
 from __future__ import annotations
