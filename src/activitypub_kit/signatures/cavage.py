@@ -45,7 +45,7 @@ from activitypub_kit.signatures.encoding import b64encode
 from activitypub_kit.signatures.message import HttpRequest
 
 _PARAM = re.compile(r'[ \t]*([A-Za-z][A-Za-z0-9_-]*)[ \t]*=[ \t]*(?:"([^"]*)"|([^",\s]*))[ \t]*')
-_PARAM_SEQ = re.compile(f"(,?{_PARAM.pattern})")
+_NEXT_PARAM = re.compile(f",{_PARAM.pattern}")
 _PARAM_SHAPE = r'[ \t]*[A-Za-z][A-Za-z0-9_-]*[ \t]*=[ \t]*(?:"[^"]*"|[^",\s]*)[ \t]*'
 _PARAM_LIST = re.compile(f"{_PARAM_SHAPE}(?:,{_PARAM_SHAPE})*")
 _MASTODON_LAYOUT = re.compile(
@@ -146,20 +146,21 @@ def parse_signature_params(value: str) -> dict[str, str]:
 
 
 def _parse_signature_params_general(value: str) -> dict[str, str]:
-    # The general path: finds where a malformed value goes wrong, and which name repeats.
-    found = _PARAM_SEQ.findall(value)
-    # The matches must tile the whole value, separated by commas.
-    total = 0
-    for index, (whole, _, _, _) in enumerate(found):
-        if (whole[0] == ",") != (index > 0):
-            break
-        total += len(whole)
-    if total != len(value) or not found:
-        raise MalformedSignatureError(f"Signature header is malformed at offset {total}")
-    params = {name: quoted or bare for _, name, quoted, bare in found}
+    # The general path: says where a malformed value goes wrong, and which name repeats.
+    # Each parameter is matched where the previous one ended (a scan from every offset,
+    # as findall does, takes quadratic time on a long malformed value).
+    found: list[tuple[str, str, str]] = []
+    pos, pattern = 0, _PARAM
+    while pos < len(value) or not found:
+        match = pattern.match(value, pos)
+        if match is None:
+            raise MalformedSignatureError(f"Signature header is malformed at offset {pos}")
+        found.append(match.groups(""))  # type: ignore[arg-type]
+        pos, pattern = match.end(), _NEXT_PARAM
+    params = {name: quoted or bare for name, quoted, bare in found}
     if len(params) != len(found):
         seen: set[str] = set()
-        for _, name, _, _ in found:
+        for name, _, _ in found:
             if name in seen:
                 raise MalformedSignatureError(f"Signature header repeats the parameter {name!r}")
             seen.add(name)
