@@ -357,3 +357,15 @@ def test_mastodon_layout_parses_like_any_other_order(
     mastodon = ",".join(f'{k}="{v}"' for k, v in params)
     reordered = ",".join(f'{k}="{v}"' for k, v in reversed(params))
     assert parse(mastodon) == parse(reordered)
+
+
+@pytest.mark.parametrize(
+    ("value", "offset"),
+    [("a=1 x,b=2", 4), ('keyId="a",', 9), (",a=1", 0), ('keyId="' + "x" * 5000, 6)],
+)
+def test_malformed_cavage_value_reports_where_it_breaks(value: str, offset: int) -> None:
+    from activitypub_kit.errors import MalformedSignatureError
+    from activitypub_kit.signatures.cavage import parse_signature_params
+
+    with pytest.raises(MalformedSignatureError, match=f"malformed at offset {offset}$"):
+        parse_signature_params(value)
