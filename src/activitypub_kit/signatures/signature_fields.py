@@ -150,13 +150,13 @@ def _fast_params(text: str) -> dict[str, BareItem] | None:
 
 
 @lru_cache(maxsize=256)
-def _fast_head(head: str) -> tuple[str, PlainComponents] | None:
+def _fast_head(head: str) -> tuple[str, PlainComponents, str] | None:
     # 'sig1=("@method" "content-digest")' repeats on every request from one implementation.
     label, sep, names = head.partition("=(")
     if not sep or _FAST_LABEL.fullmatch(label) is None or names[-1:] != ")":
         return None
     components = plain_components(names[:-1])
-    return None if components is None else (label, components)
+    return None if components is None else (label, components, f"{label}=:")
 
 
 def _parse_fast(raw_input: str, raw_sig: str) -> MessageSignature | None:
@@ -164,11 +164,11 @@ def _parse_fast(raw_input: str, raw_sig: str) -> MessageSignature | None:
     head = _fast_head(raw_input[:end]) if end else None
     if head is None:
         return None
-    label, components = head
+    label, components, sig_start = head
     tail = raw_input[end:]
     raw_sig = raw_sig.strip(" ")
-    prefix = len(label) + 2
-    if raw_sig[:prefix] != label + "=:" or raw_sig[-1:] != ":" or len(raw_sig) < prefix + 1:
+    prefix = len(sig_start)
+    if not raw_sig.startswith(sig_start) or raw_sig[-1:] != ":" or len(raw_sig) <= prefix:
         return None
     params = _fast_params(tail)
     if params is None:
