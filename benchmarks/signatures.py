@@ -7,11 +7,20 @@ For each key type (RSA-2048, Ed25519) it times signing and verifying a Mastodon-
 inbox POST (about 1 KiB of JSON) with draft-cavage and with RFC 9421, and the bare
 ``cryptography`` sign/verify of a same-sized message.  "Ours" includes everything a server
 does per request: parsing the header(s), rebuilding the signing string / signature base,
-checking the body digest and the date window, and the signature itself.  The ratio is
-ours / raw (time per operation); targets: verify <= 1.5, sign <= 1.1.
+checking the body digest and the date window, and the signature itself.  Every operation
+gets a fresh request value (its headers already indexed, as an adapter hands it over), so
+nothing one request derived (URL parts) is reused for the next, as on a real server.  The
+ratio is ours / raw (time per operation); targets: verify <= 1.5, sign <= 1.1.
 """
 
 from __future__ import annotations
+
+import sys
+
+# benchmarks/queue.py shares its name with the stdlib module ``queue`` (which requests, and
+# so pyld, imports): running a script from this folder would import that file instead.
+if sys.path and sys.path[0] and __file__.startswith(sys.path[0]):
+    sys.path.pop(0)
 
 import argparse
 import json
@@ -94,20 +103,26 @@ def _functions(key: Any, request: HttpRequest) -> dict[str, Callable[[], Any]]:
         raw_sign = lambda: key.sign(message, pkcs1, sha256)  # noqa: E731
         raw_verify = lambda: public.verify(raw_sig, message, pkcs1, sha256)  # noqa: E731
 
+    def fresh(r: HttpRequest) -> HttpRequest:
+        return HttpRequest(r.method, r.url, r.headers, r.body)
+
+    def cavage_verify() -> None:
+        received = fresh(cavage_signed)
+        verify_cavage(received, parse_cavage(received), public, now=NOW)
+
     def rfc_verify() -> None:
-        (sig,) = parse_rfc9421(rfc_signed)
-        verify_rfc9421(rfc_signed, sig, public, now=NOW)
+        received = fresh(rfc_signed)
+        (sig,) = parse_rfc9421(received)
+        verify_rfc9421(received, sig, public, now=NOW)
 
     return {
         "raw_sign": raw_sign,
-        "cavage_sign": lambda: sign_cavage(request, key, KEY_ID, now=NOW),
+        "cavage_sign": lambda: sign_cavage(fresh(request), key, KEY_ID, now=NOW),
         "rfc9421_sign": lambda: sign_rfc9421(
-            request, key, KEY_ID, options=SignatureOptions(created=NOW)
+            fresh(request), key, KEY_ID, options=SignatureOptions(created=NOW)
         ),
         "raw_verify": raw_verify,
-        "cavage_verify": lambda: verify_cavage(
-            cavage_signed, parse_cavage(cavage_signed), public, now=NOW
-        ),
+        "cavage_verify": cavage_verify,
         "rfc9421_verify": rfc_verify,
     }
 

@@ -180,12 +180,24 @@ def verify_checked(
     algorithm: str, key: VerifyingKey, data: bytes, signature: bytes, what: str
 ) -> None:
     """:func:`verify` for a key already passed through :func:`check_key`."""
+    if not verifies(algorithm, key, data, signature):
+        raise mismatch(algorithm, key, what)
+
+
+def verifies(algorithm: str, key: VerifyingKey, data: bytes, signature: bytes) -> bool:
+    """Whether ``signature`` verifies (the key already passed :func:`check_key`)."""
     try:
         _VERIFIERS[algorithm](key, signature, data)
     except InvalidSignature:
-        raise InvalidSignatureError(
-            f"{what} does not verify with the {key_kind(key)} key ({algorithm})"
-        ) from None
+        return False
+    return True
+
+
+def mismatch(algorithm: str, key: VerifyingKey, what: str) -> InvalidSignatureError:
+    """The error for a signature (``what`` names it) that does not verify."""
+    return InvalidSignatureError(
+        f"{what} does not verify with the {key_kind(key)} key ({algorithm})"
+    )
 
 
 __all__ = [
@@ -198,4 +210,6 @@ __all__ = [
     "sign",
     "verify",
     "verify_checked",
+    "verifies",
+    "mismatch",
 ]

@@ -26,6 +26,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 from activitypub_kit.errors import (
@@ -44,10 +45,18 @@ from activitypub_kit.signatures.encoding import b64encode
 from activitypub_kit.signatures.message import HttpRequest
 
 _PARAM = re.compile(r'[ \t]*([A-Za-z][A-Za-z0-9_-]*)[ \t]*=[ \t]*(?:"([^"]*)"|([^",\s]*))[ \t]*')
-_PARAM_SEQ = re.compile(f"(,?{_PARAM.pattern})")
+_NEXT_PARAM = re.compile(f",{_PARAM.pattern}")
+_PARAM_SHAPE = r'[ \t]*[A-Za-z][A-Za-z0-9_-]*[ \t]*=[ \t]*(?:"[^"]*"|[^",\s]*)[ \t]*'
+_PARAM_LIST = re.compile(f"{_PARAM_SHAPE}(?:,{_PARAM_SHAPE})*")
+_MASTODON_LAYOUT = re.compile(
+    r'keyId="([^"]*)",algorithm="([^"]*)",headers="([^"]*)",signature="([^"]*)"'
+)
+_KNOWN_PARAMS = frozenset({"keyId", "algorithm", "headers", "signature", "created", "expires"})
 _CAVAGE_ALGORITHMS = ("rsa-sha256", "hs2019")
 _HS2019_BY_KIND = {"rsa": "rsa-sha256", "ed25519": "ed25519"}
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_new = tuple.__new__
+_WHAT = "draft-cavage signature"
 
 
 class CavageSignature(NamedTuple):
@@ -109,23 +118,64 @@ def parse_signature_params(value: str) -> dict[str, str]:
 
     :raises MalformedSignatureError: on a malformed list or a repeated parameter.
     """
-    found = _PARAM_SEQ.findall(value)
-    # One regex pass: the matches must tile the whole value, separated by commas.
-    total = 0
-    for index, (whole, _, _, _) in enumerate(found):
-        if (whole[0] == ",") != (index > 0):
-            break
-        total += len(whole)
-    if total != len(value) or not found:
-        raise MalformedSignatureError(f"Signature header is malformed at offset {total}")
-    params = {name: quoted or bare for _, name, quoted, bare in found}
+    # Mastodon's exact layout: one regex match.
+    mastodon = _MASTODON_LAYOUT.fullmatch(value)
+    if mastodon is not None:
+        key_id, algorithm, headers, signature = mastodon.groups()
+        return {"keyId": key_id, "algorithm": algorithm, "headers": headers, "signature": signature}
+    # The usual shape, all values quoted with no spaces around (keyId="…",headers="…"):
+    # values hold no '"', so '",' only ever ends one; names must be known ones.
+    if value[-1:] == '"':
+        parts = value[:-1].split('",')
+        params: dict[str, str] = {}
+        for part in parts:
+            name, sep, quoted = part.partition('="')
+            if not sep or name not in _KNOWN_PARAMS or '"' in quoted:
+                break
+            params[name] = quoted
+        else:
+            if len(params) == len(parts):
+                return params
+    # Otherwise a well-formed value is one regex match, its parameters one findall.
+    if _PARAM_LIST.fullmatch(value) is not None:
+        found = _PARAM.findall(value)
+        params = {name: quoted or bare for name, quoted, bare in found}
+        if len(params) == len(found):
+            return params
+    return _parse_signature_params_general(value)
+
+
+def _parse_signature_params_general(value: str) -> dict[str, str]:
+    # The general path: says where a malformed value goes wrong, and which name repeats.
+    # Each parameter is matched where the previous one ended (a scan from every offset,
+    # as findall does, takes quadratic time on a long malformed value).
+    found: list[tuple[str, str, str]] = []
+    pos, pattern = 0, _PARAM
+    while pos < len(value) or not found:
+        match = pattern.match(value, pos)
+        if match is None:
+            raise MalformedSignatureError(f"Signature header is malformed at offset {pos}")
+        found.append(match.groups(""))  # type: ignore[arg-type]
+        pos, pattern = match.end(), _NEXT_PARAM
+    params = {name: quoted or bare for name, quoted, bare in found}
     if len(params) != len(found):
         seen: set[str] = set()
-        for _, name, _, _ in found:
+        for name, _, _ in found:
             if name in seen:
                 raise MalformedSignatureError(f"Signature header repeats the parameter {name!r}")
             seen.add(name)
     return params
+
+
+@lru_cache(maxsize=256)
+def _covered_headers(listed: str) -> tuple[str, ...]:
+    # The ``headers`` parameter is the same on every request from one implementation.
+    headers = tuple(listed.lower().split())
+    if not headers:
+        raise MalformedSignatureError("Signature headers parameter is empty")
+    if len(set(headers)) != len(headers):
+        raise MalformedSignatureError("Signature headers parameter lists a header twice")
+    return headers
 
 
 def _unix_time(name: str, raw: str) -> int:
@@ -142,23 +192,24 @@ def parse_cavage(request: HttpRequest) -> CavageSignature:
     :raises MissingSignatureError: when there is no ``Signature`` header.
     :raises MalformedSignatureError: when it is malformed or lacks keyId/signature.
     """
-    params = parse_signature_params(_header_value(request))
-    get = params.get
-    key_id, encoded = get("keyId"), get("signature")
+    value = _header_value(request)
+    mastodon = _MASTODON_LAYOUT.fullmatch(value)
+    if mastodon is not None:  # what parse_signature_params would answer, without the dict
+        key_id, algorithm, listed, encoded = mastodon.groups()
+        created = expires = None
+    else:
+        params = parse_signature_params(value)
+        get = params.get
+        key_id, encoded, algorithm = get("keyId"), get("signature"), get("algorithm")
+        listed, created, expires = get("headers"), get("created"), get("expires")
     if not key_id:
         raise MalformedSignatureError("Signature header has no keyId parameter")
     if not encoded:
         raise MalformedSignatureError("Signature header has no signature parameter")
-    algorithm = get("algorithm")
     if algorithm is not None:
         algorithm = algorithm.lower()
-    listed = get("headers")
     if listed is not None:
-        headers = tuple(listed.lower().split())
-        if not headers:
-            raise MalformedSignatureError("Signature headers parameter is empty")
-        if len(set(headers)) != len(headers):
-            raise MalformedSignatureError("Signature headers parameter lists a header twice")
+        headers = _covered_headers(listed)
     else:
         headers = ("date",) if algorithm == "rsa-sha256" else ("(created)",)
     try:
@@ -167,14 +218,17 @@ def parse_cavage(request: HttpRequest) -> CavageSignature:
         raise MalformedSignatureError(
             "Signature signature parameter is not valid padded base64"
         ) from None
-    created, expires = get("created"), get("expires")
-    return CavageSignature(
-        key_id,
-        algorithm,
-        headers,
-        signature,
-        None if created is None else _unix_time("created", created),
-        None if expires is None else _unix_time("expires", expires),
+    # tuple.__new__ skips the NamedTuple's Python-level __new__ (this runs per request).
+    return _new(
+        CavageSignature,
+        (
+            key_id,
+            algorithm,
+            headers,
+            signature,
+            None if created is None else _unix_time("created", created),
+            None if expires is None else _unix_time("expires", expires),
+        ),
     )
 
 
@@ -228,8 +282,15 @@ def _resolve_algorithm(declared: str | None, key: SigningKey | VerifyingKey) -> 
     return name
 
 
-def _check_coverage(sig: CavageSignature, request: HttpRequest, policy: CavagePolicy) -> None:
-    covered = sig.headers
+@lru_cache(maxsize=256)
+def _covered_set(headers: tuple[str, ...]) -> frozenset[str]:
+    # Membership tests on the covered list, about ten per request, without tuple scans.
+    return frozenset(headers)
+
+
+def _check_coverage(
+    sig: CavageSignature, request: HttpRequest, policy: CavagePolicy, covered: frozenset[str]
+) -> None:
     if "date" not in covered and "(created)" not in covered:
         raise UncoveredComponentError("signature covers neither date nor (created)")
     if policy.require_request_target and "(request-target)" not in covered:
@@ -271,28 +332,39 @@ def verify_cavage(
 
     :raises SignatureError: (a subclass) saying exactly which rule failed.
     """
-    algorithm = _resolve_algorithm(signature.algorithm, key)
-    algorithms.check_key(algorithm, key)
-    _check_coverage(signature, request, policy)
-    covered = signature.headers
+    declared, kind = signature.algorithm, key_kind(key)
+    if declared == "rsa-sha256" and kind == "rsa":
+        algorithm = declared  # the usual case; the general code below says what is wrong
+    else:
+        algorithm = _resolve_algorithm(declared, key)
+        algorithms.check_key(algorithm, key)
+    listed = signature.headers
+    names = _covered_set(listed) if type(listed) is tuple else frozenset(listed)
+    _check_coverage(signature, request, policy, names)
     moment = time.time() if now is None else now
-    expires = signature.expires if "(expires)" in covered else None
-    if "(created)" in covered or expires is not None:
-        if "(created)" in covered and signature.created is None:
+    expires = signature.expires if "(expires)" in names else None
+    window = policy.window
+    if "(created)" in names or expires is not None:
+        if "(created)" in names and signature.created is None:
             raise MissingComponentError("(created) is covered but no created parameter")
-        policy.window.check(created=signature.created, expires=expires, now=moment, what="created")
-    if "date" in covered:
+        window.check(created=signature.created, expires=expires, now=moment, what="created")
+    if "date" in names:
         date = request.headers.get("date")
         if date is None:
             raise MissingComponentError("covered header 'date' is missing")
-        policy.window.check(
-            created=parse_http_date(date), expires=expires, now=moment, what="Date header"
-        )
-    if "digest" in covered:
+        sent = parse_http_date(date)
+        if not window.allows(created=sent, expires=expires, now=moment):
+            window.check(created=sent, expires=expires, now=moment, what="Date header")
+    if "digest" in names:
         verify_legacy_digest(request.headers.get("digest"), request.body)
+    covered = signature.headers
     text = signing_string(request, covered, created=signature.created, expires=signature.expires)
     try:
-        _verify_bytes(algorithm, signature, key, text.encode())
+        data = text.encode()
+        if not algorithms.verifies(algorithm, key, data, signature.signature):
+            if not _may_be_pss(algorithm, signature):
+                raise algorithms.mismatch(algorithm, key, _WHAT)
+            algorithms.verify("rsa-pss-sha512", key, data, signature.signature, _WHAT)
     except InvalidSignatureError:
         if not (policy.allow_request_target_without_query and request.query):
             raise
@@ -301,18 +373,21 @@ def verify_cavage(
             with_query=False,
         )  # fmt: skip
         _verify_bytes(algorithm, signature, key, text.encode())
-    return VerifiedCavage(signature.key_id, algorithm, covered)
+    return _new(VerifiedCavage, (signature.key_id, algorithm, covered))
+
+
+def _may_be_pss(algorithm: str, sig: CavageSignature) -> bool:
+    # hs2019 with an RSA key: some signers use RSASSA-PSS/SHA-512 as the draft suggests.
+    return sig.algorithm in (None, "hs2019") and algorithm == "rsa-sha256"
 
 
 def _verify_bytes(algorithm: str, sig: CavageSignature, key: VerifyingKey, data: bytes) -> None:
     try:
-        algorithms.verify_checked(algorithm, key, data, sig.signature, "draft-cavage signature")
+        algorithms.verify_checked(algorithm, key, data, sig.signature, _WHAT)
     except InvalidSignatureError:
-        # hs2019 with an RSA key: some signers use RSASSA-PSS/SHA-512 as the draft suggests.
-        if sig.algorithm in (None, "hs2019") and algorithm == "rsa-sha256":
-            algorithms.verify("rsa-pss-sha512", key, data, sig.signature, "draft-cavage signature")
-            return
-        raise
+        if not _may_be_pss(algorithm, sig):
+            raise
+        algorithms.verify("rsa-pss-sha512", key, data, sig.signature, _WHAT)
 
 
 def sign_cavage(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import re
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -24,6 +25,47 @@ def http_date(timestamp: float | None = None) -> str:
 
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+# IMF-fixdate with a four-digit year from 1000 on (email.utils reads years below 100 as
+# 19xx/20xx, so those go to the general parser).
+_IMF_FIXDATE = re.compile(
+    r"[A-Z][a-z]{2}, ([0-9]{2} [A-Z][a-z]{2} [1-9][0-9]{3}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
+)
+# "Sun, 06 Nov 1994 " -> days since the epoch: every request of a day shares its entry.
+_DAYS: dict[str, int] = {}
+
+
+def _parse_fixdate(value: str) -> int | None:
+    # A day already seen: its "Sun, 06 Nov 1994 " prefix was checked, check the rest.
+    day = _DAYS.get(value[:17])
+    if day is not None and len(value) == 29 and value[25:] == " GMT":
+        clock = value[17:25]
+        digits = clock[:2] + clock[3:5] + clock[6:]
+        if clock[2] == ":" and clock[5] == ":" and digits.isdigit() and digits.isascii():
+            hms = int(digits)
+            return day * 86400 + hms // 10000 * 3600 + hms // 100 % 100 * 60 + hms % 100
+    match = _IMF_FIXDATE.fullmatch(value)
+    if match is None:
+        return None
+    day_text, hour, minute, second = match.groups()
+    month = _MONTHS.get(day_text[3:6])
+    if month is None:
+        return None
+    try:
+        day = date(int(day_text[7:]), month, int(day_text[:2])).toordinal() - _EPOCH_ORDINAL
+    except ValueError:
+        return None  # no such day: the general parser decides
+    if len(_DAYS) >= 64:
+        _DAYS.clear()
+    _DAYS[value[:17]] = day
+    return day * 86400 + int(hour) * 3600 + int(minute) * 60 + int(second)
+
+
+def _parse_general(value: str) -> int:
+    parsed = parsedate_tz(value)
+    if parsed is None:
+        raise MalformedSignatureError(f"Date {value!r} is not an HTTP date")
+    offset = parsed[9] or 0
+    return calendar.timegm((*parsed[:6], 0, 0, 0)) - offset
 
 
 def parse_http_date(value: str) -> int:
@@ -31,21 +73,8 @@ def parse_http_date(value: str) -> int:
 
     :raises MalformedSignatureError: when ``value`` is not an HTTP date.
     """
-    # Fast path: "Sun, 06 Nov 1994 08:49:37 GMT" (29 characters).
-    if len(value) == 29 and value[25:] == " GMT" and value[3:5] == ", ":
-        month = _MONTHS.get(value[8:11])
-        if month is not None:
-            try:
-                hour, minute, second = value[17:25].split(":")
-                day = date(int(value[12:16]), month, int(value[5:7])).toordinal() - _EPOCH_ORDINAL
-                return day * 86400 + int(hour) * 3600 + int(minute) * 60 + int(second)
-            except ValueError:
-                pass
-    parsed = parsedate_tz(value)
-    if parsed is None:
-        raise MalformedSignatureError(f"Date {value!r} is not an HTTP date")
-    offset = parsed[9] or 0
-    return calendar.timegm((*parsed[:6], 0, 0, 0)) - offset
+    seconds = _parse_fixdate(value)
+    return _parse_general(value) if seconds is None else seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +91,14 @@ class TimeWindow:
     max_age: float = 3600.0
     #: Seconds of clock skew allowed into the future (default: 5 minutes).
     max_future: float = 300.0
+
+    def allows(self, *, created: float | None, expires: float | None, now: float) -> bool:
+        """Whether the times fall inside the window (:meth:`check` says why not)."""
+        if created is not None and created - now > self.max_future:
+            return False
+        if expires is not None:
+            return now - expires <= self.max_future
+        return created is None or now - created <= self.max_age
 
     def check(self, *, created: float | None, expires: float | None, now: float, what: str) -> None:
         """Raise :class:`ClockSkewError` when the times fall outside the window.

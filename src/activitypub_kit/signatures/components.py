@@ -8,7 +8,10 @@ A component identifier is a structured-field string with parameters: a field nam
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Sequence
+from functools import lru_cache
+from operator import attrgetter
 from urllib.parse import quote, unquote_plus
 
 from activitypub_kit.errors import MalformedSignatureError, MissingComponentError
@@ -173,12 +176,12 @@ def _derived_value(message: HttpMessage, item: Item, ident: str) -> str:
 
 
 _SIMPLE_DERIVED: dict[str, Callable[[HttpRequest], str]] = {
-    "@method": lambda m: m.method,
-    "@target-uri": lambda m: m.url,
-    "@authority": lambda m: m.authority,
-    "@scheme": lambda m: m.scheme,
-    "@request-target": lambda m: m.target,
-    "@path": lambda m: m.path,
+    "@method": attrgetter("method"),
+    "@target-uri": attrgetter("url"),
+    "@authority": attrgetter("authority"),
+    "@scheme": attrgetter("scheme"),
+    "@request-target": attrgetter("target"),
+    "@path": attrgetter("path"),
     "@query": lambda m: "?" + m.query,
 }
 
@@ -197,7 +200,9 @@ def component_value(message: HttpMessage, item: Item, ident: str | None = None) 
         if isinstance(message, HttpRequest):
             getter = _SIMPLE_DERIVED.get(name)
             if getter is not None:
-                return getter(message)
+                derived = getter(message)
+                if "\n" not in derived and "\r" not in derived:
+                    return derived
         values = message.headers.index.get(name) if name[:1] != "@" else None
         if values is not None:  # the index is lower-case, so name is too
             value = (
@@ -263,7 +268,85 @@ def signature_base(
     return "\n".join(lines)
 
 
+class PlainComponents(tuple[Item, ...]):
+    """Covered components that are all plain names (``"@method" "content-digest"``).
+
+    The same list arrives on every request from one implementation, so it is parsed once
+    (:func:`plain_components`) and what verification needs is worked out then: the names
+    the signature covers and, for the signature base, a line prefix and a value getter per
+    component.  Instances are shared between parsed signatures: treat them as read-only.
+    """
+
+    idents: tuple[str, ...]
+    names: frozenset[str]
+    #: (line prefix, field name, derived getter or None) per component; None when the
+    #: signature base needs the general code (a repeat, @status, @query-param, ...).
+    plan: tuple[tuple[str, str, Callable[[HttpRequest], str] | None], ...] | None
+
+    def __new__(cls, idents: tuple[str, ...]) -> PlainComponents:  # noqa: D102
+        self = super().__new__(cls, [Item(ident[1:-1]) for ident in idents])
+        self.idents = idents
+        self.names = frozenset(str(item.value) for item in self)
+        plan = []
+        for ident, item in zip(idents, self, strict=True):
+            name = str(item.value)
+            getter = _SIMPLE_DERIVED.get(name)
+            if getter is None and name[:1] == "@":
+                self.plan = None
+                return self
+            plan.append((f"{ident}: ", name, getter))
+        self.plan = tuple(plan) if len(self.names) == len(idents) else None
+        return self
+
+
+_PLAIN_LIST = re.compile(r'(?:"[a-z0-9@_\-.]+"(?: "[a-z0-9@_\-.]+")*)?')
+
+
+@lru_cache(maxsize=256)
+def plain_components(idents: str) -> PlainComponents | None:
+    """The :class:`PlainComponents` for quoted plain names joined by single spaces.
+
+    ``'"@method" "content-digest"'``; None when ``idents`` is anything else (names with
+    parameters, upper case, other spacing: the structured-field parser's business).
+    """
+    if _PLAIN_LIST.fullmatch(idents) is None:
+        return None
+    return PlainComponents(tuple(idents.split(" ")) if idents else ())
+
+
+def plain_signature_base(
+    message: HttpMessage, components: PlainComponents, params_value: str
+) -> str | None:
+    """:func:`signature_base` for plain components of a request, by their precomputed plan.
+
+    Returns None whenever the general code must decide (a response, a missing or repeated
+    header line, a line break in a value), so it gives the same answer or none.
+    """
+    plan = components.plan
+    if plan is None or type(message) is not HttpRequest:
+        return None
+    index = message.headers.index
+    lines = []
+    for prefix, name, derived in plan:
+        if derived is not None:
+            lines.append(prefix + derived(message))
+            continue
+        values = index.get(name)
+        if values is None or len(values) != 1:
+            return None
+        lines.append(prefix + values[0].strip(" \t"))
+    lines.append('"@signature-params": ' + params_value)
+    base = "\n".join(lines)
+    # One scan instead of one per value: a line break inside any value adds a line.
+    if base.count("\n") != len(plan) or "\r" in base:
+        return None
+    return base
+
+
 __all__ = [
+    "PlainComponents",
+    "plain_components",
+    "plain_signature_base",
     "DERIVED_COMPONENTS",
     "FIELD_TYPES",
     "component_id",

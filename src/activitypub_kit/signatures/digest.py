@@ -51,11 +51,30 @@ def _check_one(field: str, algorithm: str, encoded: str, body: bytes) -> str:
     return algorithm
 
 
+def _check_sha256_member(value: str, body: bytes, field: str) -> bool:
+    # The usual field, one SHA-256 member, with str operations: True when it matches,
+    # DigestMismatchError when it does not, False when the general code must read it.
+    if len(value) < 10 or value[:9] != "sha-256=:" or value[-1] != ":":
+        return False
+    try:
+        expected = binascii.a2b_base64(value[9:-1], strict_mode=True)
+    except binascii.Error:
+        return False  # not valid base64, or a second member
+    actual = hashlib.sha256(body).digest()
+    if hmac.compare_digest(actual, expected):
+        return True
+    raise DigestMismatchError(
+        f"{field} sha-256 does not match the body (body digest is {b64encode(actual)})"
+    )
+
+
 def content_digest(body: bytes, algorithms: Iterable[str] = ("sha-256",)) -> str:
     """The ``Content-Digest`` (or ``Repr-Digest``) value of ``body``.
 
     :raises UnsupportedAlgorithmError: for an algorithm other than sha-256 / sha-512.
     """
+    if algorithms == ("sha-256",):  # the default: one member, serialised directly
+        return f"sha-256=:{b64encode(hashlib.sha256(body).digest())}:"
     members: dict[str, Item | object] = {}
     for algorithm in algorithms:
         if algorithm not in DIGEST_ALGORITHMS:
@@ -98,6 +117,8 @@ def verify_content_digest(value: str | None, body: bytes, field: str = "Content-
     """
     if value is None:
         raise DigestError(f"{field} header is missing")
+    if _check_sha256_member(value, body, field):
+        return "sha-256"
     fast = _FAST_MEMBER.fullmatch(value.strip(" "))
     if fast is not None and fast.group(1) in _CONSTRUCTORS:
         return _check_one(field, fast.group(1), fast.group(2), body)

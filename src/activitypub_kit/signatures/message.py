@@ -9,32 +9,43 @@ framework type.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from functools import cached_property
-from urllib.parse import SplitResult, urlsplit
 
-from activitypub_kit.errors import MalformedSignatureError
+from activitypub_kit.signatures.urls import UrlParts, parse_url
 
 HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]]
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class Headers:
     """Ordered HTTP header lines with case-insensitive lookup; repeated names are kept."""
 
     __slots__ = ("_index", "_items")
+    _items: list[tuple[str, str]]
+    _index: dict[str, list[str]]
 
     def __init__(self, headers: HeaderInput | Headers = ()) -> None:
-        items: list[tuple[str, str]]
         if isinstance(headers, Headers):
-            items = list(headers._items)
-        elif isinstance(headers, Mapping):
-            items = [(str(k), str(v)) for k, v in headers.items()]
-        else:
-            items = [(str(k), str(v)) for k, v in headers]
-        self._items: list[tuple[str, str]] = items
+            self._items = list(headers._items)
+            self._index = {name: list(values) for name, values in headers._index.items()}
+            return
+        # Lists and tuples first: the Mapping check is an (ABC) isinstance call.
+        pairs: Iterable[tuple[str, str]] = (
+            headers  # type: ignore[assignment]
+            if type(headers) in (list, tuple) or not isinstance(headers, Mapping)
+            else headers.items()
+        )
+        items: list[tuple[str, str]] = []
         index: dict[str, list[str]] = {}
-        for name, value in items:
-            index.setdefault(name.lower(), []).append(value)
+        for name, value in pairs:
+            if type(name) is not str or type(value) is not str:
+                name, value = str(name), str(value)
+            items.append((name, value))
+            lower = name.lower()
+            values = index.get(lower)
+            if values is None:
+                index[lower] = [value]
+            else:
+                values.append(value)
+        self._items = items
         self._index = index
 
     def get(self, name: str, default: str | None = None) -> str | None:
@@ -108,10 +119,13 @@ class HttpRequest:
     ) -> None:
         self.method = method
         self.url = url
-        self.headers = _headers(headers)
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
         self.body = body
         self.request_target = request_target
         self.trailers = None if trailers is None else _headers(trailers)
+        # The URL's derived parts, computed on first use for the URL they were taken from.
+        self._url_parts: UrlParts | None = None
+        self._parsed_url: str | None = None
 
     def __repr__(self) -> str:
         return f"HttpRequest({self.method!r}, {self.url!r}, {self.headers!r}, {self.body!r})"
@@ -125,51 +139,53 @@ class HttpRequest:
 
     __hash__ = None  # type: ignore[assignment]
 
-    @cached_property
-    def _split(self) -> SplitResult:
-        try:
-            parts = urlsplit(self.url)
-            parts.port  # noqa: B018  (validates the port)
-        except ValueError as exc:
-            raise MalformedSignatureError(f"request URL {self.url!r} is invalid: {exc}") from None
-        if not parts.scheme or not parts.netloc:
-            raise MalformedSignatureError(f"request URL {self.url!r} is not absolute")
+    def _parse_url(self) -> UrlParts:
+        parts = self._url_parts = parse_url(self.url)
+        self._parsed_url = self.url
         return parts
 
+    # Each property checks the memo inline (no extra call once the URL is parsed).
     @property
     def scheme(self) -> str:
         """The URL scheme, lower-case."""
-        return self._split.scheme.lower()
+        parts = self._url_parts
+        if parts is None or self._parsed_url is not self.url:
+            parts = self._parse_url()
+        return parts.scheme
 
-    @cached_property
+    @property
     def authority(self) -> str:
         """Host (lower-case) and port, the port omitted when it is the scheme's default."""
-        parts = self._split
-        host = (parts.hostname or "").lower()
-        if ":" in host:
-            host = f"[{host}]"
-        port = parts.port
-        if port is None or _DEFAULT_PORTS.get(parts.scheme.lower()) == port:
-            return host
-        return f"{host}:{port}"
+        parts = self._url_parts
+        if parts is None or self._parsed_url is not self.url:
+            parts = self._parse_url()
+        return parts.authority
 
     @property
     def path(self) -> str:
         """The URL path (``/`` when empty), as sent."""
-        return self._split.path or "/"
+        parts = self._url_parts
+        if parts is None or self._parsed_url is not self.url:
+            parts = self._parse_url()
+        return parts.path
 
     @property
     def query(self) -> str:
         """The query string without ``?`` (empty when absent)."""
-        return self._split.query
+        parts = self._url_parts
+        if parts is None or self._parsed_url is not self.url:
+            parts = self._parse_url()
+        return parts.query
 
-    @cached_property
+    @property
     def target(self) -> str:
         """The request-target: origin-form ``path?query`` unless overridden."""
         if self.request_target is not None:
             return self.request_target
-        query = self._split.query
-        return f"{self.path}?{query}" if query or self.url.endswith("?") else self.path
+        parts = self._url_parts
+        if parts is None or self._parsed_url is not self.url:
+            parts = self._parse_url()
+        return parts.target
 
     def with_headers(self, updates: Mapping[str, str]) -> HttpRequest:
         """A copy with each header in ``updates`` set to exactly that value."""
@@ -181,9 +197,7 @@ class HttpRequest:
             self.request_target,
             self.trailers,
         )
-        for cached in ("_split", "authority", "target"):  # same URL: reuse what was derived
-            if cached in self.__dict__:
-                copy.__dict__[cached] = self.__dict__[cached]
+        copy._url_parts, copy._parsed_url = self._url_parts, self._parsed_url  # same URL
         return copy
 
 

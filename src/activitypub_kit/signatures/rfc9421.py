@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from activitypub_kit.errors import (
     AlgorithmMismatchError,
-    InvalidSignatureError,
     MalformedSignatureError,
     MissingComponentError,
     UncoveredComponentError,
@@ -33,15 +33,18 @@ from activitypub_kit.signatures.algorithms import (
 )
 from activitypub_kit.signatures.clock import DEFAULT_WINDOW, TimeWindow
 from activitypub_kit.signatures.components import (
+    PlainComponents,
+    plain_components,
+    plain_signature_base,
     signature_base,
 )
 from activitypub_kit.signatures.digest import content_digest, verify_content_digest
+from activitypub_kit.signatures.encoding import b64encode
 from activitypub_kit.signatures.message import HttpMessage, HttpRequest
 from activitypub_kit.signatures.sfv import (
     BareItem,
     Item,
     parse_dictionary,
-    serialize_member,
     serialize_params,
 )
 from activitypub_kit.signatures.signature_fields import (
@@ -54,6 +57,7 @@ from activitypub_kit.signatures.signature_fields import (
 )
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_new = tuple.__new__  # skips a NamedTuple's Python-level __new__ on the per-request path
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +103,11 @@ def _own_names(sig: MessageSignature) -> set[str]:
 
 
 def _check_policy(
-    message: HttpMessage, sig: MessageSignature, policy: Rfc9421Policy, names: set[str]
+    message: HttpMessage,
+    sig: MessageSignature,
+    policy: Rfc9421Policy,
+    names: AbstractSet[str],
+    created: int | None,
 ) -> None:
     for required in policy.required_components:
         if required not in names:
@@ -113,7 +121,7 @@ def _check_policy(
         raise UncoveredComponentError(
             f"signature {sig.label!r} of a {message.method.upper()} does not cover content-digest"
         )
-    if policy.require_created and sig.created is None:
+    if policy.require_created and created is None:
         raise MissingComponentError(f"signature {sig.label!r} has no created parameter")
 
 
@@ -133,7 +141,15 @@ def verify_rfc9421(
 
     :raises SignatureError: (a subclass) saying exactly which rule failed.
     """
-    declared = signature.algorithm
+    # The parameters, read once (as the MessageSignature properties read them).
+    params = signature.params
+    declared, created, expires = params.get("alg"), params.get("created"), params.get("expires")
+    if not isinstance(declared, str):
+        declared = None
+    if type(created) is not int:
+        created = None
+    if type(expires) is not int:
+        expires = None
     if declared is not None and algorithm is not None and declared != algorithm:
         raise AlgorithmMismatchError(
             f"signature {signature.label!r} declares alg {declared!r}, expected {algorithm!r}"
@@ -142,29 +158,34 @@ def verify_rfc9421(
     if chosen not in policy.algorithms:
         raise UnsupportedAlgorithmError(f"signature algorithm {chosen!r} is not accepted")
     algorithms.check_key(chosen, key)
-    names = _own_names(signature)
-    _check_policy(message, signature, policy, names)
+    components = signature.components
+    plain = components if type(components) is PlainComponents else None
+    names = _own_names(signature) if plain is None else plain.names
+    _check_policy(message, signature, policy, names, created)
     if policy.check_time:
-        policy.window.check(
-            created=signature.created,
-            expires=signature.expires,
-            now=time.time() if now is None else now,
-            what=f"signature {signature.label!r} created",
-        )
+        moment = time.time() if now is None else now
+        if not policy.window.allows(created=created, expires=expires, now=moment):
+            policy.window.check(
+                created=created,
+                expires=expires,
+                now=moment,
+                what=f"signature {signature.label!r} created",
+            )
     if "content-digest" in names:
         verify_content_digest(message.headers.get("content-digest"), message.body)
-    base = signature_base(
-        message, signature.components, signature.params_value, signature.covered
-    ).encode()
-    what = f"signature {signature.label!r}"
-    try:
-        algorithms.verify(chosen, key, base, signature.signature, what)
-    except InvalidSignatureError:
+    text = None if plain is None else plain_signature_base(message, plain, signature.params_value)
+    if text is None:
+        text = signature_base(message, components, signature.params_value, signature.covered)
+    base = text.encode()
+    if not algorithms.verifies(chosen, key, base, signature.signature):
+        what = f"signature {signature.label!r}"
         if declared or algorithm or key_kind(key) != "rsa":
-            raise
+            raise algorithms.mismatch(chosen, key, what)
         chosen = "rsa-pss-sha512"
         algorithms.verify(chosen, key, base, signature.signature, what)
-    return VerifiedMessageSignature(signature.label, signature.key_id, chosen, signature.covered)
+    return _new(
+        VerifiedMessageSignature, (signature.label, signature.key_id, chosen, signature.covered)
+    )
 
 
 def default_components(message: HttpMessage) -> list[str]:
@@ -222,15 +243,19 @@ def sign_rfc9421(
     opts = options or SignatureOptions()
     chosen = algorithm or algorithm_for_key(key)
     algorithms.check_key(chosen, key)
-    parsed = [
-        parsed_component(c)
-        for c in (components if components is not None else default_components(message))
-    ]
-    items = [Item(value, dict(item_params)) for value, item_params, _ in parsed]
-    idents = [ident for _, _, ident in parsed]
-    if any(i.value == "content-digest" and not i.params.get("req") for i in items) and (
-        "content-digest" not in message.headers
-    ):
+    wanted = components if components is not None else default_components(message)
+    # Quoted plain names (the default list): parsed once per distinct list.
+    plain = plain_components(" ".join(wanted))
+    items: Sequence[Item]
+    if plain is not None and len(plain) == len(wanted):
+        items, idents, covers_digest = plain, plain.idents, "content-digest" in plain.names
+    else:
+        plain = None
+        parsed = [parsed_component(c) for c in wanted]
+        items = [Item(value, dict(item_params)) for value, item_params, _ in parsed]
+        idents = tuple(ident for _, _, ident in parsed)
+        covers_digest = any(i.value == "content-digest" and not i.params.get("req") for i in items)
+    if covers_digest and "content-digest" not in message.headers:
         message = message.with_headers(
             {"Content-Digest": content_digest(message.body, digest_algorithms)}
         )
@@ -251,9 +276,11 @@ def sign_rfc9421(
         if opts.tag is not None:
             params["tag"] = opts.tag
     params_value = f"({' '.join(idents)}){serialize_params(params)}"
-    base = signature_base(message, items, params_value, idents)
+    base = None if plain is None else plain_signature_base(message, plain, params_value)
+    if base is None:
+        base = signature_base(message, items, params_value, idents)
     raw = algorithms.sign(chosen, key, base.encode())
-    sig_value = serialize_member(Item(raw))
+    sig_value = f":{b64encode(raw)}:"  # a byte-sequence item
     existing_input = message.headers.get("signature-input")
     existing_sig = message.headers.get("signature")
     if existing_input:

@@ -2,8 +2,9 @@
 
 Labels and parameters must be unique (a repeat is a parser-differential risk and is
 refused).  The common shape - one label, plain component names, canonical parameters - is
-parsed by a single regular expression; everything else by the general structured-field
-parser, and property tests pin the two to the same result.
+read with str operations and small regular expressions (the label and component list once
+per distinct list); everything else by the general structured-field parser, and property
+tests pin the two to the same result.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from activitypub_kit.errors import MalformedSignatureError, MissingSignatureError
-from activitypub_kit.signatures.components import serialize_component_id
+from activitypub_kit.signatures.components import (
+    PlainComponents,
+    plain_components,
+    serialize_component_id,
+)
 from activitypub_kit.signatures.message import HttpMessage
 from activitypub_kit.signatures.sfv import (
     BareItem,
@@ -29,21 +34,22 @@ from activitypub_kit.signatures.sfv import (
 )
 
 # Fast path for the overwhelmingly common shape: one label, plain component names without
-# parameters, and integer or escape-free string parameters in canonical form (so the text
-# as sent *is* its re-serialisation).  Anything else goes through the full parser.
-_FAST_KEY = r"[a-z*][a-z0-9_\-.*]*"
-_FAST_INPUT = re.compile(
-    rf'({_FAST_KEY})=\(((?:"[a-z0-9@_\-.]+"(?: "[a-z0-9@_\-.]+")*)?)\)'
-    rf'((?:;{_FAST_KEY}=(?:-?(?:0|[1-9][0-9]{{0,14}})|"[\x20\x21\x23-\x5b\x5d-\x7e]*"))*)'
-)
-_FAST_PARAM = re.compile(rf';({_FAST_KEY})=(?:(-?[0-9]+)|"([^"]*)")')
+# parameters, and the known parameters as non-negative integers or escape-free strings in
+# canonical form (so the text as sent *is* its re-serialisation).  It is read with
+# str.partition/split; anything else goes through the full parser.
+_new = tuple.__new__
+_FAST_STRING = r'"([\x20\x21\x23-\x5b\x5d-\x7e]*)"'
+_FAST_INT = r"(0|[1-9][0-9]{0,14})"
+_USUAL_PARAMS = re.compile(rf";created={_FAST_INT};keyid={_FAST_STRING};alg={_FAST_STRING}")
+_FAST_LABEL = re.compile(r"[a-z*][a-z0-9_\-.*]*")
 
 
 class MessageSignature(NamedTuple):
     """One parsed RFC 9421 signature (a label of ``Signature-Input`` + ``Signature``)."""
 
     label: str
-    #: Covered component identifiers, in order.
+    #: Covered component identifiers, in order (read-only: a list of plain names is a
+    #: :class:`~activitypub_kit.signatures.components.PlainComponents` shared between parses).
     components: tuple[Item, ...]
     #: The signature parameters, in order (``created``, ``keyid``, ``alg``, ...).
     params: dict[str, BareItem]
@@ -104,33 +110,78 @@ def _inner_list(member: object, label: str, field_name: str) -> InnerList:
     return member
 
 
-def _parse_fast(raw_input: str, raw_sig: str) -> MessageSignature | None:
-    match = _FAST_INPUT.fullmatch(raw_input)
-    if match is None:
-        return None
-    label = match.group(1)
-    raw_sig = raw_sig.strip(" ")
-    prefix = len(label) + 2
-    if raw_sig[:prefix] != label + "=:" or raw_sig[-1:] != ":" or len(raw_sig) < prefix + 1:
-        return None
-    names = match.group(2)
-    idents = tuple(names.split(" ")) if names else ()
+def _fast_params(text: str) -> dict[str, BareItem] | None:
+    # ";created=1;keyid=\"k\"" -> {"created": 1, "keyid": "k"}, or None to use the parser.
     params: dict[str, BareItem] = {}
-    found = _FAST_PARAM.findall(match.group(3))
-    for name, number, text in found:
-        params[name] = int(number) if number else text
-    if len(params) != len(found):
-        return None  # a repeated parameter: let the full parser report it
-    for name, value in params.items():
-        wanted = _PARAM_TYPES.get(name)
-        if wanted is not None and type(value) is not wanted:
-            return None
+    if not text:
+        return params
+    usual = _USUAL_PARAMS.fullmatch(text)
+    if usual is not None:  # what sign_rfc9421 writes by default: one match
+        created, keyid, alg = usual.groups()
+        return {"created": int(created), "keyid": keyid, "alg": alg}
+    pieces = text.split(";")
+    if pieces[0]:
+        return None
+    del pieces[0]
+    for piece in pieces:
+        name, sep, value = piece.partition("=")
+        kind = _PARAM_TYPES.get(name)
+        if kind is None or not sep or name in params:
+            return None  # other names, repeats, and type errors: the parser decides
+        if kind is int:
+            if not (value.isdigit() and value.isascii() and len(value) <= 15) or (
+                value[0] == "0" and len(value) > 1
+            ):
+                return None
+            params[name] = int(value)
+        else:
+            inner = value[1:-1]
+            if (
+                len(value) < 2
+                or value[0] != '"'
+                or value[-1] != '"'
+                or '"' in inner
+                or "\\" in inner
+                or not (inner.isascii() and inner.isprintable())
+            ):
+                return None  # (a ";" inside a string also lands here)
+            params[name] = inner
+    return params
+
+
+@lru_cache(maxsize=256)
+def _fast_head(head: str) -> tuple[str, PlainComponents, str] | None:
+    # 'sig1=("@method" "content-digest")' repeats on every request from one implementation.
+    label, sep, names = head.partition("=(")
+    if not sep or _FAST_LABEL.fullmatch(label) is None or names[-1:] != ")":
+        return None
+    components = plain_components(names[:-1])
+    return None if components is None else (label, components, f"{label}=:")
+
+
+def _parse_fast(raw_input: str, raw_sig: str) -> MessageSignature | None:
+    end = raw_input.find(")") + 1  # plain names hold no ")"
+    head = _fast_head(raw_input[:end]) if end else None
+    if head is None:
+        return None
+    label, components, sig_start = head
+    tail = raw_input[end:]
+    raw_sig = raw_sig.strip(" ")
+    prefix = len(sig_start)
+    if not raw_sig.startswith(sig_start) or raw_sig[-1:] != ":" or len(raw_sig) <= prefix:
+        return None
+    params = _fast_params(tail)
+    if params is None:
+        return None
     try:
         signature = binascii.a2b_base64(raw_sig[prefix:-1], strict_mode=True)
     except binascii.Error:
         return None
-    items = tuple([Item(ident[1:-1]) for ident in idents])
-    return MessageSignature(label, items, params, signature, raw_input[len(label) + 1 :], idents)
+    # tuple.__new__ skips the NamedTuple's Python-level __new__ (this runs per request).
+    return _new(
+        MessageSignature,
+        (label, components, params, signature, raw_input[len(label) + 1 :], components.idents),
+    )
 
 
 def parse_rfc9421(message: HttpMessage) -> list[MessageSignature]:
@@ -140,10 +191,11 @@ def parse_rfc9421(message: HttpMessage) -> list[MessageSignature]:
     :raises MalformedSignatureError: on malformed fields, duplicate labels or parameters,
         or a label present in one field but not the other.
     """
-    raw_input = message.headers.get("signature-input")
+    headers = message.headers
+    raw_input = headers.get("signature-input")
     if raw_input is None:
         raise MissingSignatureError("message has no Signature-Input header")
-    raw_sig = message.headers.get("signature")
+    raw_sig = headers.get("signature")
     if raw_sig is None:
         raise MissingSignatureError("message has Signature-Input but no Signature header")
     fast = _parse_fast(raw_input, raw_sig)
