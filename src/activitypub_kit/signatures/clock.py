@@ -68,13 +68,25 @@ def _parse_general(value: str) -> int:
     return calendar.timegm((*parsed[:6], 0, 0, 0)) - offset
 
 
+# Whole Date values already parsed.  A busy inbox sees the same one-second-resolution Date
+# from many senders at once, so recent values repeat across different requests.
+_RECENT: dict[str, int] = {}
+
+
 def parse_http_date(value: str) -> int:
     """Parse an HTTP date (IMF-fixdate, or the obsolete RFC 850 / asctime forms) to seconds.
 
     :raises MalformedSignatureError: when ``value`` is not an HTTP date.
     """
-    seconds = _parse_fixdate(value)
-    return _parse_general(value) if seconds is None else seconds
+    seconds = _RECENT.get(value)
+    if seconds is not None:
+        return seconds
+    fixdate = _parse_fixdate(value)
+    seconds = _parse_general(value) if fixdate is None else fixdate
+    if len(_RECENT) >= 256:
+        _RECENT.clear()
+    _RECENT[value] = seconds
+    return seconds
 
 
 @dataclass(frozen=True, slots=True)
