@@ -226,3 +226,29 @@ async def test_foreign_message_is_refused(queue, store, hosts, clock):
     [message] = await queue.receive(lease=10)
     with pytest.raises(DeliveryError, match="not a delivery message"):
         await outbox.handle(message)
+
+
+async def test_local_recipients_reach_the_local_hook_not_the_network(queue, store, hosts, clock):
+    handed = []
+
+    async def on_local(activity, recipients):
+        handed.append((activity, list(recipients)))
+
+    outbox = Outbox(
+        queue,
+        store,
+        hosts,
+        hooks=DeliveryHooks(on_local=on_local),
+        is_local=lambda url: url.startswith("https://me.example/"),
+        clock=clock,
+    )
+    local = Recipient(
+        id="https://me.example/users/dave", inbox="https://me.example/users/dave/inbox"
+    )
+    await outbox.send(create(), key_ref=KEY, to=[local, follower("remote.example", 1)])
+    await drain(outbox, queue, clock)
+    assert [inbox for inbox, _ in hosts.posts] == ["https://remote.example/inbox"]
+    [(activity, recipients)] = handed
+    assert recipients == ["https://me.example/users/dave"]
+    assert activity["id"] == create()["id"]
+    assert "bcc" not in activity

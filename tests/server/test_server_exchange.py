@@ -264,3 +264,16 @@ async def test_send_adds_a_context_and_an_id(start_node):
     assert body["@context"] == "https://www.w3.org/ns/activitystreams"
     assert body["id"] == sent
     assert (await a.fed.queue.stats()).depth == 1
+
+
+async def test_local_followers_get_the_activity_in_process(start_node):
+    a = await start_node("a.test", users={"alice": "Alice", "dave": "Dave"})
+    b = await start_node("b.test", users={"bob": "Bob"})
+    a.state.followers["alice"] = [b.actor("bob"), a.actor("dave")]
+    note = await publish(a, "alice", "local-1", "<p>for a local and a remote follower</p>")
+    create_id = f"{note.id}/activity"
+    handled_here = lambda: any(x.id == create_id for x in a.state.handled)  # noqa: E731
+    await a.wait_for(handled_here)  # dave's copy: through a's own inbox handlers
+    await b.wait_for(lambda: note.id in b.state.remote_notes)  # bob's copy: over HTTP
+    assert a.fed.outbox.stats.sent == 1  # one POST (to b); none to ourselves
+    assert [x.id for x in a.state.handled].count(create_id) == 1

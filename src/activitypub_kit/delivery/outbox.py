@@ -82,6 +82,11 @@ class DeliveryHooks:
     on_failure: Callable[[str, str, int | None, Sequence[str]], Awaitable[None]] | None = None
     #: ``(recipient_ids)`` when a personal inbox answered 410 Gone.
     on_gone: Callable[[Sequence[str]], Awaitable[None]] | None = None
+    #: ``(activity, recipient_ids)`` for recipients that ``is_local`` says are ours: they get
+    #: no HTTP request, this hook hands the activity (bto/bcc removed) to them in-process.
+    #: It may run again for the same activity if a worker dies mid-fan-out: make it
+    #: idempotent (the Federation de-duplicates by activity id).
+    on_local: Callable[[dict[str, Any], Sequence[str]], Awaitable[None]] | None = None
 
 
 def _object_id(activity: Mapping[str, Any]) -> str:
@@ -282,6 +287,9 @@ class Outbox:
             is_local=self.is_local,
             is_blocked=self.is_blocked,
         )
+        if plan.local and self.hooks.on_local is not None:
+            body = await self._load_body(activity_id)
+            await self.hooks.on_local(json.loads(body.data), [r.id for r in plan.local])
         shards: dict[int, list[InboxTarget]] = {}
         for target in plan.targets:
             shards.setdefault(m.shard_of(target.host, self.shards), []).append(target)

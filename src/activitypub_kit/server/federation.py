@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from activitypub_kit.delivery.outbox import Outbox
+from activitypub_kit.delivery.outbox import DeliveryHooks, Outbox
 from activitypub_kit.delivery.planning import Recipient
 from activitypub_kit.delivery.transport import HttpTransport
 from activitypub_kit.errors import RouteError
@@ -20,7 +20,7 @@ from activitypub_kit.server.collections import CollectionRoute, Page, PageDispat
 from activitypub_kit.server.context import Context
 from activitypub_kit.server.inbox import Inbox
 from activitypub_kit.server.keys import KeyPair, key_pairs_for, stored_keys
-from activitypub_kit.server.parsing import origin_of
+from activitypub_kit.server.parsing import origin_of, single_id
 from activitypub_kit.server.routes import UrlTemplate
 from activitypub_kit.signatures import DoubleKnock, HttpxSigner, PrivateKey
 from activitypub_kit.storage import MemoryQueue, MemoryStore, Worker
@@ -106,6 +106,7 @@ class Federation:
             transport=HttpTransport(self.client, self.signing_key, knock=DoubleKnock(self.store)),
             resolver=self,
             is_local=self.is_local,
+            hooks=DeliveryHooks(on_local=self._deliver_locally),
         )
         self._key_cache: dict[str, list[KeyPair]] = {}
         self._ready = False
@@ -289,6 +290,8 @@ class Federation:
         member_id = member.get("id") if isinstance(member, Mapping) else member
         if not isinstance(member_id, str):
             return None
+        if self.is_local(member_id):
+            return Recipient(id=member_id)  # ours: delivered in-process, no fetch, no POST
         try:
             return Recipient.from_actor(await self.resolver.fetch_actor(member_id))
         except Exception:  # one unreachable follower must not stop the fan-out
@@ -308,6 +311,31 @@ class Federation:
         """Close the HTTP client if the Federation created it (stores and queues are yours)."""
         if self._owned_client:
             await self.client.aclose()
+
+    async def _deliver_locally(self, activity: dict[str, Any], recipients: Sequence[str]) -> None:
+        """Hand an activity we send to our own actors to our inbox handlers, without HTTP.
+
+        Queued like a verified remote activity arriving in the shared inbox (method
+        ``local``), and applied once per activity id like every inbox activity.
+        """
+        seen = ("server", "inbox-seen", "*shared*", str(activity["id"]))
+        if not await self.store.cas(seen, None, True, ttl=self.idempotency_ttl):
+            return
+        try:
+            await self.queue.enqueue(
+                {
+                    "kind": "inbox",
+                    "inbox": None,
+                    "activity": activity,
+                    "signer": None,
+                    "method": "local",
+                    "local_recipients": list(recipients),
+                },
+                ordering_key=f"inbox\n{single_id(activity.get('object')) or activity['id']}",
+            )
+        except BaseException:
+            await self.store.delete(seen)
+            raise
 
     async def handle(self, message: Message) -> None:
         """Handle one queued message: an inbox activity or a delivery step."""
