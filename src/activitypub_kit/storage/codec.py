@@ -131,7 +131,28 @@ def check_count(value: int, what: str) -> int:
     return value
 
 
+def check_enqueue(
+    body: JSONValue,
+    *,
+    delay: float,
+    ordering_key: str | None,
+    dedup_key: str | None,
+    limit: int,
+) -> tuple[str, float]:
+    """Validate the arguments of ``MessageQueue.enqueue``; return the encoded body and delay.
+
+    Every backend runs this first, so bad input fails the same way everywhere and before
+    anything is written.
+    """
+    text = encode(body, limit=limit, what="message body")
+    seconds = check_seconds(delay, "delay")
+    check_name(ordering_key, "ordering_key")
+    check_name(dedup_key, "dedup_key")
+    return text, seconds
+
+
 __all__ = [
+    "check_enqueue",
     "DEFAULT_MAX_MESSAGE_BYTES",
     "DEFAULT_MAX_VALUE_BYTES",
     "DEFAULT_DEDUP_WINDOW",

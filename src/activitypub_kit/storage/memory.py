@@ -26,8 +26,8 @@ from activitypub_kit.storage.codec import (
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_MAX_VALUE_BYTES,
     check_count,
+    check_enqueue,
     check_key,
-    check_name,
     check_seconds,
     decode,
     encode,
@@ -166,10 +166,13 @@ class MemoryQueue:
     ) -> str | None:
         """Add a message; see :meth:`MessageQueue.enqueue`."""
         self._check_open()
-        text = encode(body, limit=self.max_message_bytes, what="message body")
-        delay = check_seconds(delay, "delay")
-        check_name(ordering_key, "ordering_key")
-        check_name(dedup_key, "dedup_key")
+        text, delay = check_enqueue(
+            body,
+            delay=delay,
+            ordering_key=ordering_key,
+            dedup_key=dedup_key,
+            limit=self.max_message_bytes,
+        )
         now = self._clock()
         if dedup_key is not None:
             while self._dedup_heap and self._dedup_heap[0][0] <= now:

@@ -15,10 +15,9 @@ from activitypub_kit.storage.codec import (
     DEFAULT_DEDUP_WINDOW,
     DEFAULT_MAX_MESSAGE_BYTES,
     check_count,
-    check_name,
+    check_enqueue,
     check_seconds,
     decode,
-    encode,
 )
 from activitypub_kit.storage.postgres.db import CHANNEL, PostgresDatabase
 
@@ -99,10 +98,13 @@ class PostgresQueue:
         dedup_key: str | None = None,
     ) -> str | None:
         """Add a message; see :meth:`MessageQueue.enqueue`."""
-        text = encode(body, limit=self.max_message_bytes, what="message body")
-        delay = check_seconds(delay, "delay")
-        check_name(ordering_key, "ordering_key")
-        check_name(dedup_key, "dedup_key")
+        text, delay = check_enqueue(
+            body,
+            delay=delay,
+            ordering_key=ordering_key,
+            dedup_key=dedup_key,
+            limit=self.max_message_bytes,
+        )
         now, mid, q = self._clock(), uuid.uuid4().hex, self.db.q
         if ordering_key is None and dedup_key is None:
             # One statement, one round trip; the NOTIFY is sent when it commits.

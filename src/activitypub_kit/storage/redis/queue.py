@@ -18,10 +18,9 @@ from activitypub_kit.storage.codec import (
     DEFAULT_DEDUP_WINDOW,
     DEFAULT_MAX_MESSAGE_BYTES,
     check_count,
-    check_name,
+    check_enqueue,
     check_seconds,
     decode,
-    encode,
 )
 from activitypub_kit.storage.redis import scripts
 from activitypub_kit.storage.redis.client import RedisConnection
@@ -82,10 +81,13 @@ class RedisQueue:
         dedup_key: str | None = None,
     ) -> str | None:
         """Add a message; see :meth:`MessageQueue.enqueue`."""
-        text = encode(body, limit=self.max_message_bytes, what="message body")
-        delay = check_seconds(delay, "delay")
-        check_name(ordering_key, "ordering_key")
-        check_name(dedup_key, "dedup_key")
+        text, delay = check_enqueue(
+            body,
+            delay=delay,
+            ordering_key=ordering_key,
+            dedup_key=dedup_key,
+            limit=self.max_message_bytes,
+        )
         now = self._clock()
         keys = self._keys("seq", "body", "okey", "due", "ready", "all")
         keys += [

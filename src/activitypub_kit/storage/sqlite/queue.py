@@ -15,10 +15,9 @@ from activitypub_kit.storage.codec import (
     DEFAULT_DEDUP_WINDOW,
     DEFAULT_MAX_MESSAGE_BYTES,
     check_count,
-    check_name,
+    check_enqueue,
     check_seconds,
     decode,
-    encode,
 )
 from activitypub_kit.storage.sqlite.db import SqliteDatabase, transaction
 
@@ -77,10 +76,13 @@ class SqliteQueue:
         dedup_key: str | None = None,
     ) -> str | None:
         """Add a message; see :meth:`MessageQueue.enqueue`."""
-        text = encode(body, limit=self.max_message_bytes, what="message body")
-        delay = check_seconds(delay, "delay")
-        check_name(ordering_key, "ordering_key")
-        check_name(dedup_key, "dedup_key")
+        text, delay = check_enqueue(
+            body,
+            delay=delay,
+            ordering_key=ordering_key,
+            dedup_key=dedup_key,
+            limit=self.max_message_bytes,
+        )
         now = self._clock()
         mid = uuid.uuid4().hex
 
