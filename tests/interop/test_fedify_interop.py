@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fedify import FedifyPeer, InboxRequests
 
-from activitypub_kit.models import Create, Note
+from activitypub_kit.models import Announce, Create, Delete, Follow, Like, Note, Undo, Update
 
 pytestmark = pytest.mark.anyio
 
@@ -83,3 +83,124 @@ async def test_fedify_follows_us_and_receives_our_accept_and_note(start_node, st
     create = await peer.received("Create", actor=node.actor("alice"))
     assert object_id(create["object"]) == note["id"]
     assert create["object"]["content"] == "<p>Hello, Fedify</p>"
+
+
+def fedify_note(peer: FedifyPeer, number: int, content: str) -> dict[str, Any]:
+    """A public note by bob on Fedify."""
+    return {
+        "id": peer.uri(f"/notes/{number}"),
+        "type": "Note",
+        "attributedTo": peer.actor,
+        "content": content,
+        "to": [PUBLIC],
+    }
+
+
+def activity(peer: FedifyPeer, kind: str, name: str, obj: Any) -> dict[str, Any]:
+    """An activity by bob on Fedify, for /_test/send."""
+    return {
+        "@context": AS,
+        "type": kind,
+        "id": peer.uri(f"/activities/{name}"),
+        "actor": peer.actor,
+        "object": obj,
+    }
+
+
+async def test_every_activity_both_ways(start_node, start_fedify):
+    node, inbox_log = await our_node(start_node)
+    peer = await start_fedify()
+    alice = node.actor("alice")
+    ctx = node.ctx
+
+    # -- we follow Fedify; Fedify verifies our Follow, we verify its Accept --------------
+    follow = Follow(id=ctx.new_id(alice, "follows"), actor=alice, object=peer.actor)
+    node.state.outgoing_follows[follow.id] = ("alice", peer.actor)
+    await ctx.send(follow, to=[peer.actor])
+    await node.wait_for(lambda: node.state.following.get("alice", {}) == {peer.actor: "accepted"})
+    assert alice in (await peer.state())["followers"]
+    follow_from_fedify = await fedify_follows(peer, node)
+
+    # -- Fedify -> us: Create, Update, Like, Announce, Undo, Delete --------------------------
+    note = fedify_note(peer, 1, "<p>from Fedify</p>")
+    await peer.send(activity(peer, "Create", "create-1", note), to=alice)
+    await node.wait_for(lambda: note["id"] in node.state.remote_notes)
+    assert node.state.remote_notes[note["id"]]["content"] == "<p>from Fedify</p>"
+
+    edited = {**note, "content": "<p>edited on Fedify</p>"}
+    await peer.send(activity(peer, "Update", "update-1", edited), to=alice)
+    await node.wait_for(
+        lambda: node.state.remote_notes[note["id"]]["content"] == "<p>edited on Fedify</p>"
+    )
+
+    ours = await publish(node, "1", "<p>by alice</p>")
+    like = activity(peer, "Like", "like-1", ours["id"])
+    share = activity(peer, "Announce", "announce-1", ours["id"])
+    await peer.send(like, to=alice)
+    await peer.send(share, to=alice)
+    await node.wait_for(
+        lambda: (
+            node.state.likes.get(ours["id"]) == {peer.actor}
+            and node.state.shares.get(ours["id"]) == {peer.actor}
+        )
+    )
+    await peer.send(activity(peer, "Undo", "undo-like-1", like), to=alice)
+    await peer.send(activity(peer, "Undo", "undo-announce-1", share), to=alice)
+    await node.wait_for(
+        lambda: not node.state.likes[ours["id"]] and not node.state.shares[ours["id"]]
+    )
+
+    await peer.send(activity(peer, "Delete", "delete-1", note["id"]), to=alice)
+    await node.wait_for(lambda: note["id"] not in node.state.remote_notes)
+
+    undo_follow = {
+        **activity(peer, "Undo", "undo-follow-1", None),
+        "object": {
+            "type": "Follow",
+            "id": follow_from_fedify,
+            "actor": peer.actor,
+            "object": alice,
+        },
+    }
+    await peer.send(undo_follow, to=alice)
+    await node.wait_for(lambda: peer.actor not in node.state.followers.get("alice", []))
+
+    # -- us -> Fedify: Update, Like, Announce, Undo, Delete ----------------------------------
+    await peer.received("Create", actor=alice)  # the note published above reached Fedify
+    changed = {**ours, "content": "<p>alice edited</p>"}
+    node.state.notes["1"] = changed
+    await ctx.send(
+        Update(id=f"{ours['id']}#update-1", actor=alice, object=changed), to=[peer.actor]
+    )
+    update = await peer.received("Update", actor=alice)
+    assert update["object"]["content"] == "<p>alice edited</p>"
+
+    theirs = fedify_note(peer, 2, "<p>bob again</p>")
+    await peer.send(activity(peer, "Create", "create-2", theirs), to=alice)
+    await node.wait_for(lambda: theirs["id"] in node.state.remote_notes)
+    our_like = Like(id=ctx.new_id(alice, "likes"), actor=alice, object=theirs["id"])
+    our_share = Announce(
+        id=ctx.new_id(alice, "shares"), actor=alice, object=theirs["id"], to=[PUBLIC]
+    )
+    await ctx.send(our_like, to=[peer.actor])
+    await ctx.send(our_share, to=[peer.actor])
+    assert object_id((await peer.received("Like", id=our_like.id))["object"]) == theirs["id"]
+    assert object_id((await peer.received("Announce", id=our_share.id))["object"]) == theirs["id"]
+
+    undo_like = Undo(id=ctx.new_id(alice, "undos"), actor=alice, object=our_like.to_json())
+    await ctx.send(undo_like, to=[peer.actor])
+    assert object_id((await peer.received("Undo", id=undo_like.id))["object"]) == our_like.id
+
+    node.state.notes["1"] = {"type": "Tombstone", "id": ours["id"]}
+    delete = Delete(id=f"{ours['id']}#delete", actor=alice, object=ours["id"])
+    await ctx.send(delete, to=[peer.actor])
+    assert object_id((await peer.received("Delete", id=delete.id))["object"]) == ours["id"]
+
+    unfollow = Undo(id=ctx.new_id(alice, "undos"), actor=alice, object=follow.to_json())
+    await ctx.send(unfollow, to=[peer.actor])
+    assert object_id((await peer.received("Undo", id=unfollow.id))["object"]) == follow.id
+
+    # Every inbox request on both sides was verified on the first knock.
+    assert {(scheme, status) for _path, scheme, status in inbox_log.seen} == {("rfc9421", 202)}
+    fedify_requests = (await peer.state())["requests"]
+    assert {(r["scheme"], r["status"]) for r in fedify_requests} == {("draft-cavage", 202)}
