@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from fedify import FedifyPeer, InboxRequests
 
+from activitypub_kit.delivery.planning import inbox_host
 from activitypub_kit.models import Announce, Create, Delete, Follow, Like, Note, Undo, Update
+from activitypub_kit.signatures import DoubleKnock, SignatureScheme
 
 pytestmark = pytest.mark.anyio
 
@@ -204,3 +206,43 @@ async def test_every_activity_both_ways(start_node, start_fedify):
     assert {(scheme, status) for _path, scheme, status in inbox_log.seen} == {("rfc9421", 202)}
     fedify_requests = (await peer.state())["requests"]
     assert {(r["scheme"], r["status"]) for r in fedify_requests} == {("draft-cavage", 202)}
+
+
+async def test_the_other_scheme_each_way(start_node, start_fedify):
+    """Fedify signs draft-cavage first, we sign RFC 9421: both verify on the first knock."""
+    node, inbox_log = await our_node(start_node)
+    peer = await start_fedify(first_knock="draft-cavage-http-signatures-12")
+    alice = node.actor("alice")
+    # What our delivery code would remember after a successful RFC 9421 knock on this host.
+    host = inbox_host(peer.uri("/users/bob/inbox"))
+    assert host is not None
+    await DoubleKnock(node.fed.store).remember(host, SignatureScheme.RFC9421)
+
+    follow_id = await fedify_follows(peer, node)
+    accept = await peer.received("Accept", actor=alice)
+    assert object_id(accept["object"]) == follow_id
+    ours = await publish(node, "1", "<p>signed with RFC 9421</p>")
+    assert object_id((await peer.received("Create", actor=alice))["object"]) == ours["id"]
+    note = fedify_note(peer, 1, "<p>signed with draft-cavage</p>")
+    await peer.send(activity(peer, "Create", "create-1", note), to=alice)
+    await node.wait_for(lambda: note["id"] in node.state.remote_notes)
+
+    assert [(s, status) for _p, s, status in inbox_log.seen] == [("draft-cavage", 202)] * 2
+    fedify_requests = (await peer.state())["requests"]
+    assert [(r["scheme"], r["status"]) for r in fedify_requests] == [("rfc9421", 202)] * 2
+
+
+async def test_fedify_refuses_an_unsigned_activity(start_node, start_fedify):
+    """Control: the peer really verifies (an unsigned POST never reaches its listeners)."""
+    peer = await start_fedify()
+    forged = activity(peer, "Create", "forged", fedify_note(peer, 9, "unsigned"))
+    forged["actor"] = peer.actor
+    response = await peer.http.post(
+        "/users/bob/inbox",
+        json=forged,
+        headers={"Content-Type": "application/activity+json"},
+    )
+    assert response.status_code == 401
+    state = await peer.state()
+    assert state["received"] == []
+    assert [(r["scheme"], r["status"]) for r in state["requests"]] == [("none", 401)]
