@@ -26,7 +26,13 @@ from nodes import start_node
 
 from loopback import anyio_backend
 
-__all__ = ["anyio_backend", "fedify_runtime", "start_fedify", "start_node"]
+__all__ = [
+    "anyio_backend",
+    "fedify_runtime",
+    "loopback_certificate",
+    "start_fedify",
+    "start_node",
+]
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "fedify_peer.mjs"
@@ -119,12 +125,57 @@ def fedify_runtime(pytestconfig: pytest.Config) -> tuple[Path, Path]:
     return binary, cache
 
 
+@pytest.fixture(scope="session")
+def loopback_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """``(certificate file, key file)`` of a throwaway self-signed certificate for 127.0.0.1.
+
+    Our node serves HTTPS with it when Fedify must reach it by handle (Fedify's WebFinger
+    lookups of ``acct:`` resources always use https); the Fedify peer trusts it through
+    ``NODE_EXTRA_CA_CERTS``.
+    """
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    folder = tmp_path_factory.mktemp("tls")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=2))
+        .add_extension(san, critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
 StartFedify = Callable[..., Awaitable[FedifyPeer]]
 
 
 @pytest.fixture
 async def start_fedify(
-    fedify_runtime: tuple[Path, Path], tmp_path: Path
+    fedify_runtime: tuple[Path, Path], loopback_certificate: tuple[str, str], tmp_path: Path
 ) -> AsyncIterator[StartFedify]:
     """Start Fedify peers on 127.0.0.1 (``await start_fedify(first_knock=...)``).
 
@@ -137,7 +188,11 @@ async def start_fedify(
     peers: list[FedifyPeer] = []
 
     async def start(first_knock: str | None = None) -> FedifyPeer:
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "NODE_EXTRA_CA_CERTS": loopback_certificate[0],
+        }
         if first_knock is not None:
             env["FIRST_KNOCK"] = first_knock
         log = tmp_path / f"fedify-{len(peers)}.log"

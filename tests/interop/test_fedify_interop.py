@@ -16,6 +16,7 @@ from fedify import FedifyPeer, InboxRequests
 from activitypub_kit.delivery.planning import inbox_host
 from activitypub_kit.models import Announce, Create, Delete, Follow, Like, Note, Undo, Update
 from activitypub_kit.signatures import DoubleKnock, SignatureScheme
+from activitypub_kit.webfinger import WebFingerClient
 
 pytestmark = pytest.mark.anyio
 
@@ -246,3 +247,26 @@ async def test_fedify_refuses_an_unsigned_activity(start_node, start_fedify):
     state = await peer.state()
     assert state["received"] == []
     assert [(r["scheme"], r["status"]) for r in state["requests"]] == [("none", 401)]
+
+
+async def test_webfinger_both_ways(start_node, start_fedify, loopback_certificate):
+    """Each side finds the other's actor from a handle (``user@127.0.0.1:PORT``)."""
+    node = await start_node(
+        "127.0.0.1", users={"alice": "Alice"}, allow_local_handles=True, tls=loopback_certificate
+    )
+    peer = await start_fedify()
+
+    # Fedify -> us: acct: lookups always go over https, which our node serves here.
+    host = node.origin.split("://")[1]
+    found = await peer.lookup(f"@alice@{host}")
+    assert found["id"] == node.actor("alice")
+    assert found["type"] == "Person"
+
+    # us -> Fedify: our WebFinger client, round trip checked (handle <-> actor).
+    client = WebFingerClient(
+        node.fed.client, node.fed.resolver, scheme="http", allow_port=True, allow_local=True
+    )
+    resolved = await client.resolve(peer.handle)
+    assert resolved.id == peer.actor
+    assert str(resolved.handle) == peer.handle
+    assert resolved.actor["preferredUsername"] == "bob"
