@@ -129,6 +129,10 @@ async def test_every_activity_both_ways(start_node, start_fedify):
     await peer.send(activity(peer, "Create", "create-1", note), to=alice)
     await node.wait_for(lambda: note["id"] in node.state.remote_notes)
     assert node.state.remote_notes[note["id"]]["content"] == "<p>from Fedify</p>"
+    # Visible at its origin too: we fetch it from Fedify's object dispatcher.
+    fetched = await ctx.lookup(note["id"])
+    assert isinstance(fetched, Note)
+    assert fetched.content == "<p>from Fedify</p>"
 
     edited = {**note, "content": "<p>edited on Fedify</p>"}
     await peer.send(activity(peer, "Update", "update-1", edited), to=alice)
@@ -170,6 +174,8 @@ async def test_every_activity_both_ways(start_node, start_fedify):
 
     # -- us -> Fedify: Update, Like, Announce, Undo, Delete ----------------------------------
     await peer.received("Create", actor=alice)  # the note published above reached Fedify
+    seen = await peer.lookup(ours["id"])  # and Fedify can fetch it from us
+    assert (seen["type"], seen["content"]) == ("Note", "<p>by alice</p>")
     changed = {**ours, "content": "<p>alice edited</p>"}
     node.state.notes["1"] = changed
     await ctx.send(
@@ -270,3 +276,17 @@ async def test_webfinger_both_ways(start_node, start_fedify, loopback_certificat
     assert resolved.id == peer.actor
     assert str(resolved.handle) == peer.handle
     assert resolved.actor["preferredUsername"] == "bob"
+
+
+async def test_we_reject_a_follow_and_fedify_verifies_the_reject(start_node, start_fedify):
+    node = await start_node("127.0.0.1", users={"carol": "locked Carol"})
+    peer = await start_fedify()
+    carol = node.actor("carol")
+    follow_id = peer.uri("/follows/carol")
+    await peer.send(
+        {"@context": AS, "type": "Follow", "id": follow_id, "actor": peer.actor, "object": carol},
+        to=carol,
+    )
+    reject = await peer.received("Reject", actor=carol)
+    assert object_id(reject["object"]) == follow_id
+    assert node.state.followers.get("carol", []) == []
