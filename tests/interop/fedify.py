@@ -98,6 +98,11 @@ class FedifyPeer:
         answer = await self._call("/_test/send", {"activity": activity, "to": to})
         return str(answer["id"])
 
+    async def delete_account(self, to: str) -> str:
+        """Bob's account is deleted (his actor and key answer 410); Fedify tells ``to``."""
+        answer = await self._call("/_test/gone", {"to": to})
+        return str(answer["id"])
+
     async def wait_for(self, condition: Callable[[State], bool], what: str) -> State:
         """Poll the peer's state until ``condition`` holds (20 s deadline); return the state."""
         seen: State = {}

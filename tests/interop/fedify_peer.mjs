@@ -8,6 +8,7 @@
 //   GET  /_test/state                   what was received, the inbox requests, followers
 //   POST /_test/lookup  {"id"}          lookupObject(id): a handle (WebFinger) or a URL
 //   POST /_test/send    {"activity", "to"}   sign and deliver an activity as bob
+//   POST /_test/gone    {"to"}              bob's account is deleted (410); tell "to"
 //
 // It prints one JSON line {"port": N} on stdout when it listens.  Environment:
 // FIRST_KNOCK ("rfc9421" or "draft-cavage-http-signatures-12"): the first signature
@@ -42,6 +43,7 @@ const received = []; // activities the inbox listeners saw (compact JSON-LD)
 const requests = []; // {path, scheme, status, activity} for every POST
 const followers = new Map(); // actor id -> actor document URL (accepted follows)
 const notes = new Map(); // note id -> JSON-LD of notes bob published (or null once deleted)
+let gone = false; // bob deleted his account: his actor (and key) answer 410
 
 function schemeOf(headers) {
   if (headers.get("signature-input")) return "rfc9421";
@@ -60,6 +62,7 @@ function buildFederation(origin) {
   federation
     .setActorDispatcher("/users/{identifier}", async (ctx, identifier) => {
       if (identifier !== HANDLE) return null;
+      if (gone) return new Tombstone({ id: ctx.getActorUri(identifier), formerType: Person });
       const pairs = await ctx.getActorKeyPairs(identifier);
       return new Person({
         id: ctx.getActorUri(identifier),
@@ -160,6 +163,25 @@ async function control(federation, origin, path, body, res) {
     }
     await ctx.sendActivity({ identifier: HANDLE }, recipient, activity);
     return json(res, 200, { id: activity.id?.href ?? null });
+  }
+  if (path === "/_test/gone") {
+    const recipient = await lookupObject(input.to, {
+      documentLoader: ctx.documentLoader,
+      contextLoader: ctx.contextLoader,
+    });
+    if (recipient == null || !isActor(recipient)) {
+      return json(res, 404, { error: `no actor at ${input.to}` });
+    }
+    gone = true;
+    const bob = ctx.getActorUri(HANDLE);
+    const activity = new Delete({
+      id: new URL("#delete", bob),
+      actor: bob,
+      object: bob,
+      to: new URL("https://www.w3.org/ns/activitystreams#Public"),
+    });
+    await ctx.sendActivity({ identifier: HANDLE }, recipient, activity);
+    return json(res, 200, { id: activity.id.href });
   }
   return json(res, 404, { error: `no control endpoint ${path}` });
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from fedify import FedifyPeer, InboxRequests
 
@@ -290,3 +291,17 @@ async def test_we_reject_a_follow_and_fedify_verifies_the_reject(start_node, sta
     reject = await peer.received("Reject", actor=carol)
     assert object_id(reject["object"]) == follow_id
     assert node.state.followers.get("carol", []) == []
+
+
+async def test_fedify_deletes_its_actor_whose_key_is_gone(start_node, start_fedify):
+    """Fedify's self-Delete arrives once bob's key answers 410: accepted, no fetch loop."""
+    node, inbox_log = await our_node(start_node)
+    peer = await start_fedify()
+    alice = node.actor("alice")
+    gone = await peer.delete_account(to=alice)
+    await node.wait_for(lambda: peer.actor in node.state.deleted_actors)
+    assert [a.id for a in node.state.handled] == [gone]
+    assert [(s, status) for _p, s, status in inbox_log.seen] == [("rfc9421", 202)]
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(peer.actor, headers={"Accept": "application/activity+json"})
+    assert answer.status_code == 410
