@@ -90,6 +90,8 @@ function buildFederation(origin) {
 
   federation
     .setInboxListeners("/users/{identifier}/inbox", "/inbox")
+    // Shared-inbox fetches are signed as bob (Fedify's advice for authorized-fetch peers).
+    .setSharedKeyDispatcher(() => ({ identifier: HANDLE }))
     .on(Follow, async (ctx, follow) => {
       await record(ctx, follow);
       const parsed = follow.objectId == null ? null : ctx.parseUri(follow.objectId);
@@ -155,7 +157,8 @@ async function control(federation, origin, path, body, res) {
       notes.set(object, null);
     }
     const recipient = await lookupObject(input.to, {
-      documentLoader: ctx.documentLoader,
+      // signed as bob, as a Fedify app would, so authorized-fetch servers answer
+      documentLoader: await ctx.getDocumentLoader({ identifier: HANDLE }),
       contextLoader: ctx.contextLoader,
     });
     if (recipient == null || !isActor(recipient)) {
@@ -166,7 +169,8 @@ async function control(federation, origin, path, body, res) {
   }
   if (path === "/_test/gone") {
     const recipient = await lookupObject(input.to, {
-      documentLoader: ctx.documentLoader,
+      // signed as bob, as a Fedify app would, so authorized-fetch servers answer
+      documentLoader: await ctx.getDocumentLoader({ identifier: HANDLE }),
       contextLoader: ctx.contextLoader,
     });
     if (recipient == null || !isActor(recipient)) {

@@ -305,3 +305,23 @@ async def test_fedify_deletes_its_actor_whose_key_is_gone(start_node, start_fedi
     async with httpx.AsyncClient() as http:
         answer = await http.get(peer.actor, headers={"Accept": "application/activity+json"})
     assert answer.status_code == 410
+
+
+async def test_authorized_fetch_both_ways(start_node, start_fedify):
+    """Our node demands signed GETs: Fedify's signed key fetches get through."""
+    node = await start_node("127.0.0.1", users={"alice": "Alice"}, authorized_fetch=True)
+    peer = await start_fedify()
+    alice = node.actor("alice")
+    async with httpx.AsyncClient() as http:
+        unsigned = await http.get(alice, headers={"Accept": "application/activity+json"})
+    assert unsigned.status_code == 401  # authorized fetch is really on
+
+    # Fedify looks alice up signed as bob, then verifies our Accept by fetching our key
+    # signed with its shared-inbox key (setSharedKeyDispatcher).
+    follow_id = await fedify_follows(peer, node)
+    assert object_id((await peer.received("Accept", actor=alice))["object"]) == follow_id
+    ours = await publish(node, "1", "<p>for signed eyes</p>")
+    assert object_id((await peer.received("Create", actor=alice))["object"]) == ours["id"]
+    note = fedify_note(peer, 1, "<p>to a secure-mode server</p>")
+    await peer.send(activity(peer, "Create", "create-1", note), to=alice)
+    await node.wait_for(lambda: note["id"] in node.state.remote_notes)
