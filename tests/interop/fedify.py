@@ -98,6 +98,16 @@ class FedifyPeer:
         answer = await self._call("/_test/send", {"activity": activity, "to": to})
         return str(answer["id"])
 
+    async def as_sent(self, activity: dict[str, Any]) -> bytes:
+        """The exact body Fedify POSTs for ``activity`` (it adds a proof and an LD signature)."""
+        answer = await self._call("/_test/as-sent", {"activity": activity})
+        return str(answer["body"]).encode()
+
+    async def ld_signed(self, activity: dict[str, Any]) -> bytes:
+        """``activity`` with only an LD signature (``RsaSignature2017``) by bob."""
+        answer = await self._call("/_test/ld-sign", {"activity": activity})
+        return str(answer["body"]).encode()
+
     async def delete_account(self, to: str) -> str:
         """Bob's account is deleted (his actor and key answer 410); Fedify tells ``to``."""
         answer = await self._call("/_test/gone", {"to": to})

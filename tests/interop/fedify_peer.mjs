@@ -9,12 +9,15 @@
 //   POST /_test/lookup  {"id"}          lookupObject(id): a handle (WebFinger) or a URL
 //   POST /_test/send    {"activity", "to"}   sign and deliver an activity as bob
 //   POST /_test/gone    {"to"}              bob's account is deleted (410); tell "to"
+//   POST /_test/as-sent {"activity"}        the body Fedify POSTs for it (with the proof
+//                                           and LD signature it adds), captured on itself
+//   POST /_test/ld-sign {"activity"}        the activity with only an LD signature by bob
 //
 // It prints one JSON line {"port": N} on stdout when it listens.  Environment:
 // FIRST_KNOCK ("rfc9421" or "draft-cavage-http-signatures-12"): the first signature
 // scheme Fedify tries on a server it has not met.
 import http from "node:http";
-import { createFederation, generateCryptoKeyPair, MemoryKvStore } from "@fedify/fedify";
+import { createFederation, generateCryptoKeyPair, MemoryKvStore, signJsonLd } from "@fedify/fedify";
 import {
   Accept,
   Activity,
@@ -43,6 +46,7 @@ const received = []; // activities the inbox listeners saw (compact JSON-LD)
 const requests = []; // {path, scheme, status, activity} for every POST
 const followers = new Map(); // actor id -> actor document URL (accepted follows)
 const notes = new Map(); // note id -> JSON-LD of notes bob published (or null once deleted)
+const captured = new Map(); // activity id -> body Fedify POSTed to /_test/capture
 let gone = false; // bob deleted his account: his actor (and key) answer 410
 
 function schemeOf(headers) {
@@ -166,6 +170,33 @@ async function control(federation, origin, path, body, res) {
     }
     await ctx.sendActivity({ identifier: HANDLE }, recipient, activity);
     return json(res, 200, { id: activity.id?.href ?? null });
+  }
+  if (path === "/_test/ld-sign") {
+    // Only an LD signature (what Fedify sends has a proof too, and signs over it).
+    const activity = await Activity.fromJsonLd(input.activity, {
+      documentLoader: ctx.documentLoader,
+      contextLoader: ctx.contextLoader,
+    });
+    const [rsa] = await ctx.getActorKeyPairs(HANDLE);
+    const document = await activity.toJsonLd({ format: "compact", contextLoader: ctx.contextLoader });
+    const signed = await signJsonLd(document, rsa.privateKey, rsa.keyId, {
+      contextLoader: ctx.contextLoader,
+    });
+    return json(res, 200, { body: JSON.stringify(signed) });
+  }
+  if (path === "/_test/capture") {
+    captured.set(input.id, body.toString("utf-8"));
+    return json(res, 202, {});
+  }
+  if (path === "/_test/as-sent") {
+    // Deliver to our own capture inbox: the body exactly as Fedify sends it to anyone.
+    const activity = await Activity.fromJsonLd(input.activity, {
+      documentLoader: ctx.documentLoader,
+      contextLoader: ctx.contextLoader,
+    });
+    const capture = { id: new URL("/users/capture", origin), inboxId: new URL("/_test/capture", origin) };
+    await ctx.sendActivity({ identifier: HANDLE }, capture, activity);
+    return json(res, 200, { body: captured.get(activity.id.href) });
   }
   if (path === "/_test/gone") {
     const recipient = await lookupObject(input.to, {

@@ -8,6 +8,7 @@ for a verified request, and both sides log which scheme each inbox POST carried.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -325,3 +326,37 @@ async def test_authorized_fetch_both_ways(start_node, start_fedify):
     note = fedify_note(peer, 1, "<p>to a secure-mode server</p>")
     await peer.send(activity(peer, "Create", "create-1", note), to=alice)
     await node.wait_for(lambda: note["id"] in node.state.remote_notes)
+
+
+@pytest.mark.parametrize("form", ["as-sent", "ld-only"])
+async def test_we_verify_fedify_signatures_in_the_body(start_node, start_fedify, form):
+    """A Fedify activity forwarded without its HTTP signature: the body vouches for it.
+
+    ``as-sent``: the body Fedify POSTs, which carries an FEP-8b32 proof (Ed25519) and an LD
+    signature over it (RSA); we check the proof.  ``ld-only``: Fedify's LD signature alone.
+    """
+    node, inbox_log = await our_node(start_node)
+    peer = await start_fedify()
+    note = fedify_note(peer, 1, "<p>forwarded</p>")
+    create = activity(peer, "Create", "create-1", note)
+    if form == "as-sent":
+        forwarded = json.loads(await peer.as_sent(create))
+        assert {"proof", "signature"} <= forwarded.keys()
+    else:
+        forwarded = json.loads(await peer.ld_signed(create))
+        assert "signature" in forwarded
+        assert "proof" not in forwarded
+
+    async with httpx.AsyncClient() as http:
+        inbox = node.fed.uri("shared_inbox")
+        headers = {"Content-Type": "application/activity+json"}
+        tampered = json.loads(json.dumps(forwarded))
+        tampered["object"]["content"] = "<p>changed on the way</p>"
+        refused = await http.post(inbox, content=json.dumps(tampered), headers=headers)
+        assert refused.status_code == 401
+        answer = await http.post(inbox, content=json.dumps(forwarded), headers=headers)
+        assert answer.status_code == 202, answer.text
+    await node.wait_for(lambda: note["id"] in node.state.remote_notes)
+    assert node.state.remote_notes[note["id"]]["content"] == "<p>forwarded</p>"
+    assert [a.id for a in node.state.handled] == [forwarded["id"]]
+    assert [(s, status) for _p, s, status in inbox_log.seen] == [("none", 401), ("none", 202)]
