@@ -16,14 +16,30 @@ import pytest
 from fedify import FedifyPeer, InboxRequests
 
 from activitypub_kit.delivery.planning import inbox_host
-from activitypub_kit.models import Announce, Create, Delete, Follow, Like, Note, Undo, Update
-from activitypub_kit.signatures import DoubleKnock, SignatureScheme
+from activitypub_kit.models import (
+    Announce,
+    Create,
+    Delete,
+    Follow,
+    Like,
+    Note,
+    Undo,
+    Update,
+    as_list,
+)
+from activitypub_kit.signatures import (
+    DoubleKnock,
+    SignatureScheme,
+    create_proof,
+    sign_ld_signature,
+)
 from activitypub_kit.webfinger import WebFingerClient
 
 pytestmark = pytest.mark.anyio
 
 AS = "https://www.w3.org/ns/activitystreams"
 PUBLIC = f"{AS}#Public"
+DATA_INTEGRITY = "https://w3id.org/security/data-integrity/v1"
 
 
 def object_id(value: Any) -> Any:
@@ -360,3 +376,36 @@ async def test_we_verify_fedify_signatures_in_the_body(start_node, start_fedify,
     assert node.state.remote_notes[note["id"]]["content"] == "<p>forwarded</p>"
     assert [a.id for a in node.state.handled] == [forwarded["id"]]
     assert [(s, status) for _p, s, status in inbox_log.seen] == [("none", 401), ("none", 202)]
+
+
+@pytest.mark.parametrize("form", ["proof", "ld"])
+async def test_fedify_verifies_our_signatures_in_the_body(start_node, start_fedify, form):
+    """Our activity forwarded to Fedify without an HTTP signature: our proof or LD signature."""
+    node, _log = await our_node(start_node)
+    peer = await start_fedify()
+    alice = node.actor("alice")
+    note = Note(id=node.note_uri("1"), attributedTo=alice, content="<p>ours</p>", to=[PUBLIC])
+    node.state.notes["1"] = note.to_json(context=False)
+    create = Create(id=f"{note.id}/activity", actor=alice, object=note.to_json(context=False))
+    document = create.to_json(context=True)
+    pairs = await node.fed.key_pairs_of("alice")
+    if form == "proof":
+        # Fedify reads the proof through JSON-LD: the data-integrity context must define it
+        # (create_proof leaves @context as given).
+        document["@context"] = [*as_list(document["@context"]), DATA_INTEGRITY]
+        ed25519 = next(p for p in pairs if not p.is_rsa)
+        signed = create_proof(document, ed25519.private_key, ed25519.key_id)  # type: ignore[arg-type]
+    else:
+        rsa = next(p for p in pairs if p.is_rsa)
+        signed = sign_ld_signature(document, rsa.private_key, rsa.key_id)  # type: ignore[arg-type]
+
+    headers = {"Content-Type": "application/activity+json"}
+    tampered = json.loads(json.dumps(signed))
+    tampered["object"]["content"] = "<p>changed on the way</p>"
+    refused = await peer.http.post("/inbox", content=json.dumps(tampered), headers=headers)
+    assert refused.status_code == 401
+    accepted = await peer.http.post("/inbox", content=json.dumps(signed), headers=headers)
+    assert accepted.status_code == 202, accepted.text
+    received = await peer.received("Create", id=create.id)
+    assert received["object"]["content"] == "<p>ours</p>"
+    assert len((await peer.state())["received"]) == 1
