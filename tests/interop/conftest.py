@@ -177,7 +177,7 @@ StartFedify = Callable[..., Awaitable[FedifyPeer]]
 async def start_fedify(
     fedify_runtime: tuple[Path, Path], loopback_certificate: tuple[str, str], tmp_path: Path
 ) -> AsyncIterator[StartFedify]:
-    """Start Fedify peers on 127.0.0.1 (``await start_fedify(first_knock=...)``).
+    """Start Fedify peers on 127.0.0.1 (``await start_fedify(first_knock=..., queue=...)``).
 
     Every peer process is killed after the test; its stderr is kept in ``tmp_path``.
     """
@@ -187,7 +187,7 @@ async def start_fedify(
     shutil.copyfile(SCRIPT, script)
     peers: list[FedifyPeer] = []
 
-    async def start(first_knock: str | None = None) -> FedifyPeer:
+    async def start(first_knock: str | None = None, *, queue: bool = False) -> FedifyPeer:
         env = {
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", "/tmp"),
@@ -195,6 +195,8 @@ async def start_fedify(
         }
         if first_knock is not None:
             env["FIRST_KNOCK"] = first_knock
+        if queue:
+            env["FEDIFY_QUEUE"] = "1"
         log = tmp_path / f"fedify-{len(peers)}.log"
         peer = await FedifyPeer.start([str(binary), str(script)], cwd=cache, env=env, log=log)
         peers.append(peer)

@@ -15,9 +15,16 @@
 //
 // It prints one JSON line {"port": N} on stdout when it listens.  Environment:
 // FIRST_KNOCK ("rfc9421" or "draft-cavage-http-signatures-12"): the first signature
-// scheme Fedify tries on a server it has not met.
+// scheme Fedify tries on a server it has not met; FEDIFY_QUEUE=1: run with a message queue
+// (without one, sendActivity delivers before it returns).
 import http from "node:http";
-import { createFederation, generateCryptoKeyPair, MemoryKvStore, signJsonLd } from "@fedify/fedify";
+import {
+  createFederation,
+  generateCryptoKeyPair,
+  InProcessMessageQueue,
+  MemoryKvStore,
+  signJsonLd,
+} from "@fedify/fedify";
 import {
   Accept,
   Activity,
@@ -61,6 +68,8 @@ function buildFederation(origin) {
     origin,
     allowPrivateAddress: true, // loopback only: this peer exists for tests
     firstKnock: process.env.FIRST_KNOCK || undefined,
+    // FEDIFY_QUEUE=1: queued inbox processing and two-stage fan-out, as in production
+    queue: process.env.FEDIFY_QUEUE === "1" ? new InProcessMessageQueue() : undefined,
   });
 
   federation

@@ -128,9 +128,11 @@ def activity(peer: FedifyPeer, kind: str, name: str, obj: Any) -> dict[str, Any]
     }
 
 
-async def test_every_activity_both_ways(start_node, start_fedify):
+@pytest.mark.parametrize("queue", [False, True], ids=["direct", "queued"])
+async def test_every_activity_both_ways(start_node, start_fedify, queue):
+    """``queued``: Fedify with a message queue (queued inbox, two-stage fan-out)."""
     node, inbox_log = await our_node(start_node)
-    peer = await start_fedify()
+    peer = await start_fedify(queue=queue)
     alice = node.actor("alice")
     ctx = node.ctx
 
