@@ -174,6 +174,10 @@ def test_aliased_actor_term_is_compacted_to_actor():
         [AS_CONTEXT, {"to": None}],
         [AS_CONTEXT, {"Create": "as:Delete"}],
         [AS_CONTEXT, "http://schema.org/"],
+        # after the AS context, identity/v1 does redefine AS terms
+        [AS_CONTEXT, "https://w3id.org/identity/v1"],
+        # a protected term before the AS context cannot be reset (processors refuse it)
+        [{"@protected": True, "actor": "as:summary"}, AS_CONTEXT],
     ],
 )
 def test_redefinitions_are_detected(context):
@@ -190,6 +194,9 @@ def test_redefinitions_are_detected(context):
         [AS_CONTEXT, {"inReplyTo": {"@id": "as:inReplyTo", "@type": "@id"}}],
         [AS_CONTEXT, {"location": {"@id": "sc:location"}, "sc": "http://schema.org#"}],
         [AS_CONTEXT, "https://instance.example/schemas/litepub-0.1.jsonld"],
+        # Fedify: identity/v1 redefines AS terms, but the AS context after it resets them.
+        ["https://w3id.org/identity/v1", AS_CONTEXT, "https://w3id.org/security/v1"],
+        [{"actor": "as:summary"}, AS_CONTEXT],
     ],
 )
 def test_ordinary_contexts_take_the_fast_path(context):

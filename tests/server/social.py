@@ -54,13 +54,15 @@ class State:
 
 
 class Node:
-    """A Federation app on ``http://HOST:PORT`` with handlers that keep :class:`State`."""
+    """A Federation app on ``http(s)://HOST:PORT`` with handlers that keep :class:`State`."""
 
     def __init__(
         self,
         host: str,
         client: HttpClient,
         keys: Callable[[str], list[PrivateKey]],
+        *,
+        tls: tuple[str, str] | None = None,
         **options: Any,
     ) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -71,7 +73,8 @@ class Node:
         # Listening now means early connections wait in the backlog until uvicorn accepts.
         self.sock.listen(128)
         self.port = self.sock.getsockname()[1]
-        self.origin = f"http://{host}:{self.port}"
+        self.tls = tls  # (certificate file, key file): serve HTTPS
+        self.origin = f"{'https' if tls else 'http'}://{host}:{self.port}"
         self.state = State()
         self.fed = Federation(self.origin, client=client, **options)
         self._changed = anyio.Event()
@@ -237,6 +240,8 @@ class Node:
             lifespan="off",
             log_level="warning",
             access_log=False,
+            ssl_certfile=self.tls[0] if self.tls else None,
+            ssl_keyfile=self.tls[1] if self.tls else None,
         )
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

@@ -391,3 +391,21 @@ async def test_a_key_is_never_taken_from_an_activity_body(world):
     assert status == 401
     assert "does not verify" in body["error"]
     assert await queued(world) == 1  # the Update only
+
+
+async def test_proof_with_an_ld_signature_over_it_as_fedify_signs(world):
+    # Fedify adds its proof first, then an LD signature that covers the proof (its
+    # @context already holds the security vocabulary, so the LD signature leaves it as is).
+    document = {**like(world, world.eve, 11), "@context": [AS, "https://w3id.org/security/v1"]}
+    proved = create_proof(document, world.eve.ed25519, world.eve.ed_key_id)
+    both = sign_ld_signature(proved, world.eve.rsa, world.eve.key_id)
+    assert both["@context"] == proved["@context"]
+    got, body = await world.post(both, signer=world.mallory)
+    assert (got, body) == (202, {"status": "accepted"})
+    assert await queued(world) == 1
+    # Tampered after signing: neither with nor without the LD signature does the proof hold.
+    tampered = {**both, "id": world.eve.id + "/likes/12"}
+    got, body = await world.post(tampered, signer=world.mallory)
+    assert got == 401
+    assert "does not verify" in body["error"]
+    assert await queued(world) == 1

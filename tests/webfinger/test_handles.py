@@ -110,3 +110,29 @@ def test_any_text_parses_to_a_clean_handle_or_a_typed_error(text: str) -> None:
     for forbidden in "/?#@:[]\\% \t\r\n":
         assert forbidden not in handle.host
     assert handle.host == handle.host.lower()
+
+
+def test_local_hosts_only_when_allowed() -> None:
+    """``allow_local`` (development) accepts localhost and IPv4 literals, nothing looser."""
+    for text in ("a@127.0.0.1", "a@localhost", "a@127.0.0.1:8080", "a@LOCALHOST:8080"):
+        with pytest.raises(InvalidHandleError):
+            parse_handle(text, allow_port=True)  # off by default
+    assert parse_handle("a@127.0.0.1", allow_local=True) == Handle("a", "127.0.0.1")
+    assert parse_handle("a@LocalHost", allow_local=True) == Handle("a", "localhost")
+    assert parse_handle("acct:a@127.0.0.1:8080", allow_port=True, allow_local=True) == Handle(
+        "a", "127.0.0.1:8080"
+    )
+    assert parse_handle("a@localhost.", allow_local=True) == Handle("a", "localhost")
+    assert parse_handle("a@example.com", allow_local=True) == Handle("a", "example.com")
+    for bad in (
+        "a@127.0.0.1:8080",  # the port still needs allow_port
+        "a@2130706433",
+        "a@127.1",
+        "a@127.000.0.1",
+        "a@[::1]",
+        "user@localhost:1234/secret?",
+        "a@127.0.0.1@evil.test",
+        "a@intranet",
+    ):
+        with pytest.raises(InvalidHandleError):
+            parse_handle(bad, allow_local=True)

@@ -178,6 +178,19 @@ def _inline_redefines(context: dict[str, Any]) -> bool:
     return any(_iri(context[term], context) != terms[term] for term in shared)
 
 
+def _protected(item: Any) -> bool:
+    """Whether a context entry (inline or bundled) protects any term from redefinition."""
+    if type(item) is str:
+        canonical = canonical_context_url(item)
+        return canonical in _index() and _protected_bundle(canonical)
+    return "@protected" in json.dumps(item)
+
+
+@cache
+def _protected_bundle(url: str) -> bool:
+    return "@protected" in json.dumps(load_context(url)["@context"])
+
+
 _URL_VERDICTS: dict[str, bool] = {}
 
 
@@ -208,6 +221,15 @@ def context_redefines_as(context: Any) -> bool:
     if kind is str:
         return _URL_VERDICTS.get(context) or _url_redefines(context)
     if kind is list:
+        # Contexts apply in order: the ActivityStreams context resets every AS term, so
+        # what comes before its last occurrence cannot redefine one (Fedify puts
+        # identity/v1 first).  Unless it is protected, which makes a processor refuse.
+        start = 0
+        for index, item in enumerate(context):
+            if type(item) is str and canonical_context_url(item) == AS_CONTEXT:
+                start = index + 1
+        if start and not any(_protected(item) for item in context[:start]):
+            context = context[start:]
         for item in context:
             if type(item) is str:
                 if _URL_VERDICTS.get(item) or _url_redefines(item):

@@ -168,7 +168,9 @@ class FederationApp:
         method = scope["method"]
         if path == "/.well-known/webfinger":
             if self.webfinger is None:
-                return Response.error(404, "WebFinger needs an origin with a domain name")
+                return Response.error(
+                    404, "WebFinger needs an origin with a domain name (or allow_local_handles)"
+                )
             answer = await self.webfinger.respond(scope.get("query_string", b""))
             return Response(answer.status, answer.body, dict(answer.headers))
         if path == "/.well-known/nodeinfo":

@@ -3,9 +3,10 @@
 Accepted proofs, in order: an HTTP signature (draft-cavage or RFC 9421) whose key owner is
 the actor; otherwise (no HTTP signature, or one by another actor, as when a relay or a
 thread owner forwards) an FEP-8b32 object integrity proof or an ``RsaSignature2017`` LD
-signature by the actor.  An LD-signed document is replaced by its compacted form, so the
-terms we act on are those that were signed.  Keys are resolved by
-:class:`~activitypub_kit.http.KeyResolver` (owner back-link, rotation refetch).
+signature by the actor.  A proof is checked over the document with, then (as Fedify signs:
+proof first, LD signature over it) without its LD ``signature``.  An LD-signed document is
+replaced by its compacted form, so the terms we act on are those that were signed.  Keys are
+resolved by :class:`~activitypub_kit.http.KeyResolver` (owner back-link, rotation refetch).
 
 A ``Delete`` of an actor by itself whose key document answers ``410 Gone`` cannot be
 verified any more; the origin saying the actor is gone is the proof, and the failure is
@@ -30,6 +31,7 @@ from activitypub_kit.errors import (
     InvalidSignatureError,
     KeyFormatError,
     MissingSignatureError,
+    ProofError,
     SignatureError,
     UnauthenticatedActivityError,
 )
@@ -234,7 +236,15 @@ class Authenticator:
                     f"key {key.id} has no publicKeyMultibase for the proof"
                 )
             public = multibase_to_public_key(key.public_key_multibase)
-            unsigned = verify_proof(document, proof, public)
+            try:
+                unsigned = verify_proof(document, proof, public)
+            except ProofError:
+                if "signature" not in document:
+                    raise
+                # Fedify adds its LD signature after (and over) its proof: the proof covers
+                # the rest.  The LD signature is then unauthenticated and dropped.
+                bare = {k: v for k, v in document.items() if k != "signature"}
+                unsigned = verify_proof(bare, proof, public)
         except SignatureError as exc:
             raise UnauthenticatedActivityError(str(exc)) from None
         return Authenticated(actor, key.id, "proof", unsigned)

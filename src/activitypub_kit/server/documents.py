@@ -123,14 +123,16 @@ async def collection_document(
 def webfinger_server(fed: Federation) -> WebFingerServer | None:
     """A WebFinger server answering from the actor dispatcher (and the instance actor).
 
-    Origins whose host is an IP address cannot carry ``acct:`` handles and are left out;
-    ``None`` when no origin has a domain name.
+    Origins whose host is an IP address (or ``localhost``) cannot carry ``acct:`` handles and
+    are left out, unless ``fed.allow_local_handles`` (development only); ``None`` when no
+    origin is left.
     """
+    local = fed.allow_local_handles
     domains: list[str] = []
     for value in fed.origins:
         netloc = urlsplit(value).netloc
         try:
-            validate_host(netloc, allow_port=True)
+            validate_host(netloc, allow_port=True, allow_local=local)
         except InvalidHandleError:
             continue
         domains.append(netloc)
@@ -160,7 +162,9 @@ def webfinger_server(fed: Federation) -> WebFingerServer | None:
         handle = fed.handle_of(url)
         return None if handle is None else await lookup(handle)
 
-    return WebFingerServer(domains, lookup, lookup_url=lookup_url, allow_port=allow_port)
+    return WebFingerServer(
+        domains, lookup, lookup_url=lookup_url, allow_port=allow_port, allow_local=local
+    )
 
 
 async def nodeinfo_document(fed: Federation, ctx: Context) -> dict[str, Any]:

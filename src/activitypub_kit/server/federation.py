@@ -48,6 +48,9 @@ class Federation:
     :class:`~activitypub_kit.http.HttpClient`.  ``authorized_fetch`` demands a signed GET for
     every actor, object and collection except the instance actor.  ``is_blocked`` is the
     domain-block policy hook, ``async (actor_id) -> bool`` (or a plain function).
+    ``allow_local_handles`` (off by default; development and loopback tests only) serves
+    WebFinger for origins on ``localhost`` or an IPv4 literal (``acct:alice@127.0.0.1:8080``),
+    which production refuses as handles.
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class Federation:
         max_depth: int = 48,
         idempotency_ttl: float = 7 * 86400.0,
         software: NodeInfoSoftware | None = None,
+        allow_local_handles: bool = False,
     ) -> None:
         origins = [origin] if isinstance(origin, str) else list(origin)
         if not origins:
@@ -85,6 +89,7 @@ class Federation:
         self.max_body_size = max_body_size
         self.max_depth = max_depth
         self.idempotency_ttl = idempotency_ttl
+        self.allow_local_handles = allow_local_handles
         self.software = software or NodeInfoSoftware(name="activitypub-kit", version="0")
         self.templates: dict[str, UrlTemplate] = {
             "inbox": UrlTemplate(inbox_path),

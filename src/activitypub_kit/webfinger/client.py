@@ -77,7 +77,8 @@ class WebFingerClient:
     """Look up JRDs and resolve handles or actor URLs to verified actors.
 
     ``scheme`` is ``https`` as RFC 7033 requires (``http`` for loopback tests);
-    ``allow_port`` accepts ``user@host:port`` handles (development only).
+    ``allow_port`` accepts ``user@host:port`` handles and ``allow_local`` hosts that are
+    ``localhost`` or an IPv4 literal (development and loopback tests only).
     """
 
     def __init__(
@@ -87,17 +88,19 @@ class WebFingerClient:
         *,
         scheme: str = "https",
         allow_port: bool = False,
+        allow_local: bool = False,
     ) -> None:
         self.client = client
         self.resolver = resolver if resolver is not None else Resolver(client)
         self.scheme = scheme
         self.allow_port = allow_port
+        self.allow_local = allow_local
 
     def parse(self, handle: str | Handle) -> Handle:
         """Validate ``handle`` with this client's port rule."""
         if isinstance(handle, Handle):
             return handle
-        return parse_handle(handle, allow_port=self.allow_port)
+        return parse_handle(handle, allow_port=self.allow_port, allow_local=self.allow_local)
 
     async def lookup(self, handle: str | Handle) -> Jrd:
         """GET the JRD of ``handle`` (``acct:`` resource), with the host-meta fallback.

@@ -3,13 +3,16 @@
 A handle's host ends up in a URL we request, so it is validated as a bare DNS name before
 anything is built from it: no port (unless explicitly allowed for development), no path,
 query or fragment, no second ``@``, no whitespace or control character, no userinfo, no IP
-literal.  Unicode hosts are converted to their IDNA (``xn--``) form, upper case is folded
-and one trailing dot is dropped.  This closes the handle-injection SSRF of
-activitypub-federation-rust (CVE-2025-25194: ``user@localh.st:1234/secret?``).
+literal (unless explicitly allowed for development: ``allow_local`` accepts ``localhost`` and
+IPv4 literals such as ``127.0.0.1``).  Unicode hosts are converted to their IDNA (``xn--``)
+form, upper case is folded and one trailing dot is dropped.  This closes the
+handle-injection SSRF of activitypub-federation-rust (CVE-2025-25194:
+``user@localh.st:1234/secret?``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -48,11 +51,18 @@ def _refuse(text: str, why: str) -> InvalidHandleError:
     return InvalidHandleError(f"invalid handle {text[:100]!r}: {why}")
 
 
-def validate_host(host: str, *, allow_port: bool = False, original: str | None = None) -> str:
+def validate_host(
+    host: str,
+    *,
+    allow_port: bool = False,
+    allow_local: bool = False,
+    original: str | None = None,
+) -> str:
     """Return ``host`` as a normalised DNS name (``name`` or ``name:port``) or raise.
 
     Raises :class:`~activitypub_kit.errors.InvalidHandleError` for anything that is not a
-    plain host name.
+    plain host name.  ``allow_local`` (development and loopback tests only) also accepts
+    ``localhost`` and IPv4 literals.
     """
     shown = original if original is not None else host
     if not host:
@@ -71,6 +81,9 @@ def validate_host(host: str, *, allow_port: bool = False, original: str | None =
             raise _refuse(shown, f"{port!r} is not a port number")
     if name.endswith(".") and not name.endswith(".."):
         name = name[:-1]
+    if allow_local and (name.lower() == "localhost" or _is_ipv4(name)):
+        local = name.lower() if name.lower() == "localhost" else str(ipaddress.IPv4Address(name))
+        return f"{local}:{port}" if port else local
     try:
         ascii_name = idna.encode(name, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError) as exc:
@@ -85,10 +98,20 @@ def validate_host(host: str, *, allow_port: bool = False, original: str | None =
     return f"{ascii_name}:{port}" if port else ascii_name
 
 
-def parse_handle(text: str, *, allow_port: bool = False) -> Handle:
+def _is_ipv4(name: str) -> bool:
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_handle(text: str, *, allow_port: bool = False, allow_local: bool = False) -> Handle:
     """Parse ``@user@host``, ``user@host`` or ``acct:user@host`` into a :class:`Handle`.
 
-    Raises :class:`~activitypub_kit.errors.InvalidHandleError` with the reason.
+    ``allow_port`` and ``allow_local`` relax the host rules for development (see
+    :func:`validate_host`).  Raises :class:`~activitypub_kit.errors.InvalidHandleError`
+    with the reason.
     """
     if not isinstance(text, str):
         raise InvalidHandleError(f"invalid handle {text!r}: not a string")
@@ -106,7 +129,8 @@ def parse_handle(text: str, *, allow_port: bool = False) -> Handle:
     user, host = rest.split("@")
     if not _USER.fullmatch(user):
         raise _refuse(text, f"the user part {user[:60]!r} has characters outside [A-Za-z0-9._~-]")
-    return Handle(user, validate_host(host, allow_port=allow_port, original=text))
+    host = validate_host(host, allow_port=allow_port, allow_local=allow_local, original=text)
+    return Handle(user, host)
 
 
 __all__ = ["Handle", "parse_handle", "validate_host"]

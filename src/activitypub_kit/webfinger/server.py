@@ -74,7 +74,8 @@ class WebFingerServer:
 
     ``lookup`` receives a username and returns the account, ``None`` if unknown;
     ``lookup_url`` (optional) does the same for an actor or profile URL used as resource.
-    ``allow_port`` accepts ``user@host:port`` resources (development only).
+    ``allow_port`` accepts ``user@host:port`` resources and ``allow_local`` domains that are
+    ``localhost`` or an IPv4 literal (``acct:alice@127.0.0.1:8080``): development only.
     """
 
     def __init__(
@@ -84,12 +85,16 @@ class WebFingerServer:
         *,
         lookup_url: AccountLookup | None = None,
         allow_port: bool = False,
+        allow_local: bool = False,
     ) -> None:
         names = [domains] if isinstance(domains, str) else list(domains)
         if not names:
             raise ValueError("WebFingerServer needs at least one domain")
         self.allow_port = allow_port
-        self.domains = [validate_host(d, allow_port=allow_port) for d in names]
+        self.allow_local = allow_local
+        self.domains = [
+            validate_host(d, allow_port=allow_port, allow_local=allow_local) for d in names
+        ]
         self.lookup = lookup
         self.lookup_url = lookup_url
 
@@ -125,7 +130,9 @@ class WebFingerServer:
         account: WebFingerAccount | None
         if scheme.lower() == "acct":
             try:
-                handle = parse_handle(resource, allow_port=self.allow_port)
+                handle = parse_handle(
+                    resource, allow_port=self.allow_port, allow_local=self.allow_local
+                )
             except InvalidHandleError as exc:
                 return _error(400, exc.message)
             if handle.host not in self.domains:
