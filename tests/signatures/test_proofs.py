@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import rfc8785
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -217,3 +218,23 @@ def test_fep_c390_identity_proof(corpus: Path) -> None:
     proof = parse_proof(statement)
     public = multibase_to_public_key(proof.verification_method.removeprefix("did:key:"))
     verify_proof(statement, proof, public)
+
+
+def test_an_activitystreams_document_gets_the_context_that_defines_proof():
+    key = ed25519.Ed25519PrivateKey.generate()
+    method = "https://a.example/users/alice#ed25519-key"
+    bare = {"@context": "https://www.w3.org/ns/activitystreams", "type": "Note", "id": "x"}
+    signed = create_proof(bare, key, method, now=0)
+    assert signed["@context"] == [
+        "https://www.w3.org/ns/activitystreams",
+        "https://w3id.org/security/data-integrity/v1",
+    ]
+    assert signed["proof"]["@context"] == signed["@context"]
+    verify_proof(signed, parse_proof(signed), key.public_key())
+    with_v2 = {
+        **bare,
+        "@context": [bare["@context"], "https://w3id.org/security/data-integrity/v2"],
+    }
+    assert create_proof(with_v2, key, method, now=0)["@context"] == with_v2["@context"]
+    other = {"@context": "https://www.w3.org/ns/credentials/v2", "type": "VerifiableCredential"}
+    assert create_proof(other, key, method, now=0)["@context"] == other["@context"]

@@ -29,6 +29,24 @@ from activitypub_kit.signatures.jcs import canonicalize
 from activitypub_kit.signatures.keys import PublicKey
 
 CRYPTOSUITE = "eddsa-jcs-2022"
+_AS_CONTEXTS = ("https://www.w3.org/ns/activitystreams", "http://www.w3.org/ns/activitystreams")
+_DI_CONTEXTS = (
+    "https://w3id.org/security/data-integrity/v1",
+    "https://w3id.org/security/data-integrity/v2",
+)
+
+
+def _with_proof_context(document: dict[str, Any]) -> dict[str, Any]:
+    """Add the data-integrity context to an ActivityStreams document that lacks it.
+
+    Receivers that read the proof through JSON-LD (Fedify does) ignore a ``proof`` whose
+    context does not define it; the ActivityStreams context does not.
+    """
+    context = document.get("@context")
+    contexts = context if isinstance(context, list) else [context]
+    if not any(c in _AS_CONTEXTS for c in contexts) or any(c in _DI_CONTEXTS for c in contexts):
+        return document
+    return {**document, "@context": [*contexts, _DI_CONTEXTS[0]]}
 
 
 def _timestamp(moment: float) -> str:
@@ -56,8 +74,9 @@ def create_proof(
 ) -> dict[str, Any]:
     """Return a copy of ``document`` with an ``eddsa-jcs-2022`` proof added.
 
-    The proof copies the document's ``@context`` (as FEP-8b32 shows).  ``created``
-    defaults to ``now`` as an XML Schema dateTime in UTC.
+    The proof copies the document's ``@context`` (as FEP-8b32 shows); an ActivityStreams
+    document whose context defines no ``proof`` gets the data-integrity v1 context added
+    first.  ``created`` defaults to ``now`` as an XML Schema dateTime in UTC.
 
     :raises ProofError: when the document already has a proof or is not JCS-serialisable.
     """
@@ -65,6 +84,7 @@ def create_proof(
         raise ProofError("eddsa-jcs-2022 needs an Ed25519 private key")
     if "proof" in document:
         raise ProofError("document already has a proof; proof sets are not created here")
+    document = _with_proof_context(document)
     options: dict[str, Any] = {}
     if "@context" in document:
         options["@context"] = document["@context"]
