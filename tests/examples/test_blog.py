@@ -20,6 +20,7 @@ from examples.blog.markdown import plain_text, to_html
 
 from activitypub_kit.http import HttpClient, HttpSettings
 from activitypub_kit.models import Article, Create, Follow, Note, Undo
+from activitypub_kit.testing import wait_until
 from loopback import resolver_with
 
 pytestmark = pytest.mark.anyio
@@ -132,3 +133,42 @@ def _created(activity, object_id: str) -> bool:
         and isinstance(activity.object, Article)
         and (activity.object.id == object_id)
     )
+
+
+async def test_serve_command_answers_as_documented(tmp_path):
+    """`python -m examples.blog serve ...` (what ./scripts/blog runs) serves the actor."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    origin = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "examples.blog", "serve", "--bind", f"127.0.0.1:{port}"]
+    command += ["--origin", origin, "--data", str(tmp_path / "data")]
+    process = await anyio.open_process(command, cwd=ROOT)
+    try:
+        async with HttpClient(HttpSettings.for_local_testing()) as http:
+
+            async def answering() -> bool:
+                if process.returncode is not None:
+                    raise AssertionError(f"serve exited with {process.returncode}")
+                try:
+                    await http.get(origin + "/")
+                except Exception:
+                    return False
+                return True
+
+            await wait_until(answering, within=60, message="the blog answering")
+            actor = await http.get(
+                origin + "/users/author", headers={"Accept": "application/activity+json"}
+            )
+            assert actor.status_code == 200
+            assert actor.json()["type"] == "Person"
+            assert actor.json()["inbox"] == origin + "/users/author/inbox"
+            # a browser's request for the same URL falls through to the blog's own pages
+            page = await http.get(origin + "/users/author", headers={"Accept": "text/html"})
+            assert "json" not in page.headers["content-type"]
+            home = await http.get(origin + "/", headers={"Accept": "text/html"})
+            assert home.headers["content-type"].startswith("text/html")
+            assert "@author@" in home.text
+    finally:
+        process.terminate()
+        await process.wait()
