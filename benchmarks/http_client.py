@@ -14,6 +14,13 @@ since the per-read timer is a measurable part of the difference.
 
 from __future__ import annotations
 
+import sys
+
+# benchmarks/queue.py shares its name with the stdlib module ``queue``: running a script
+# from this folder would import that file wherever a library imports ``queue``.
+if sys.path and sys.path[0] and __file__.startswith(sys.path[0]):
+    sys.path.pop(0)
+
 import argparse
 import asyncio
 import json

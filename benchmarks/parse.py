@@ -13,6 +13,13 @@ parse/json.loads (median over the rounds) is the figure to watch (target >= 0.5)
 
 from __future__ import annotations
 
+import sys
+
+# benchmarks/queue.py shares its name with the stdlib module ``queue``: running a script
+# from this folder would import that file wherever a library imports ``queue``.
+if sys.path and sys.path[0] and __file__.startswith(sys.path[0]):
+    sys.path.pop(0)
+
 import argparse
 import json
 import os
