@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-import copy
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,6 @@ from activitypub_kit.signatures import (
     load_private_key_pem,
     load_public_key_pem,
 )
-from activitypub_kit.storage.base import JSONValue, Key
 
 
 @pytest.fixture(scope="session")
@@ -54,48 +51,3 @@ def rsa_key() -> PrivateKey:
 def ed_key() -> PrivateKey:
     """One Ed25519 key."""
     return generate_ed25519_key()
-
-
-class DictStore:
-    """A dict-backed KeyValueStore for tests (no TTL expiry: nothing here outlives a test)."""
-
-    def __init__(self) -> None:
-        self.data: dict[Key, JSONValue] = {}
-        self.ttls: dict[Key, float | None] = {}
-
-    async def get(self, key: Key) -> JSONValue | None:
-        return copy.deepcopy(self.data.get(key))
-
-    async def set(self, key: Key, value: JSONValue, *, ttl: float | None = None) -> None:
-        self.data[key] = copy.deepcopy(value)
-        self.ttls[key] = ttl
-
-    async def delete(self, key: Key) -> None:
-        self.data.pop(key, None)
-
-    async def list(self, prefix: Key) -> AsyncIterator[tuple[Key, JSONValue]]:  # type: ignore[override]
-        for key, value in list(self.data.items()):
-            if key[: len(prefix)] == prefix:
-                yield key, copy.deepcopy(value)
-
-    async def cas(
-        self,
-        key: Key,
-        expected: JSONValue | None,
-        new: JSONValue | None,
-        *,
-        ttl: float | None = None,
-    ) -> bool:
-        if self.data.get(key) != expected:
-            return False
-        if new is None:
-            self.data.pop(key, None)
-        else:
-            self.data[key] = copy.deepcopy(new)
-        return True
-
-
-@pytest.fixture
-def store() -> DictStore:
-    """A fresh dict-backed key-value store."""
-    return DictStore()

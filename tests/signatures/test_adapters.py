@@ -23,8 +23,8 @@ from activitypub_kit.signatures import (
     request_from_asgi,
     verify_signature,
 )
-
-from .conftest import DictStore
+from activitypub_kit.storage import MemoryStore
+from activitypub_kit.testing import FakeClock
 
 KEY_ID = "https://sender.test/users/alice#main-key"
 
@@ -133,7 +133,8 @@ def test_httpx_signer_falls_back_once(server: tuple[str, Inbox], rsa_key: Any) -
 def test_double_knock_remembers_per_host(server: tuple[str, Inbox], rsa_key: Any) -> None:
     base, inbox = server
     inbox.accept = {SignatureScheme.RFC9421}
-    store = DictStore()
+    clock = FakeClock()
+    store = MemoryStore(clock=clock)
     knock = DoubleKnock(store, prefer=SignatureScheme.CAVAGE)
     host = "127.0.0.1"
 
@@ -150,14 +151,18 @@ def test_double_knock_remembers_per_host(server: tuple[str, Inbox], rsa_key: Any
     assert anyio.run(deliver) == (202, SignatureScheme.RFC9421)
     assert [s for s, _ in inbox.seen] == ["401", "202"]
     assert anyio.run(knock.recall, host) is SignatureScheme.RFC9421
-    assert store.ttls[("signatures", "scheme", host)] == 30 * 24 * 3600
     # Second delivery goes straight to the remembered scheme: one request.
     assert anyio.run(deliver) == (202, SignatureScheme.RFC9421)
     assert [s for s, _ in inbox.seen] == ["401", "202", "202"]
+    # The memory lasts 30 days, then the preferred scheme is tried first again.
+    clock.advance(30 * 24 * 3600 - 1)
+    assert anyio.run(knock.recall, host) is SignatureScheme.RFC9421
+    clock.advance(1)
+    assert anyio.run(knock.recall, host) is None
 
 
 def test_double_knock_rules() -> None:
-    store = DictStore()
+    store = MemoryStore()
     knock = DoubleKnock(store, prefer=SignatureScheme.RFC9421)
 
     async def scenario() -> list[Any]:

@@ -20,8 +20,9 @@ from typing import Any
 
 from activitypub_kit.errors import FetchError, ForbiddenActivityError, HttpStatusError
 from activitypub_kit.http import Resolver
+from activitypub_kit.http.resolver import types_of
 from activitypub_kit.models.helpers import as_list
-from activitypub_kit.server.parsing import origin_of, single_id, types_of
+from activitypub_kit.server.parsing import origin_of, single_id
 
 
 class Dropped(Exception):  # noqa: N818 - a decision, not an error

@@ -116,14 +116,4 @@ def _origin_of(url: str) -> tuple[str, str, int] | None:
     return parts.scheme, parts.hostname.lower(), port or (443 if parts.scheme == "https" else 80)
 
 
-def types_of(document: dict[str, Any]) -> list[str]:
-    """The ``type`` of a document as a list of strings."""
-    value = document.get("type")
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [t for t in value if isinstance(t, str)]
-    return []
-
-
-__all__ = ["MAX_DEPTH", "decode_activity", "is_http_url", "origin_of", "single_id", "types_of"]
+__all__ = ["MAX_DEPTH", "decode_activity", "is_http_url", "origin_of", "single_id"]
