@@ -97,6 +97,7 @@ from activitypub_kit.models import (
     parse,
     public_keys,
     recipients,
+    type_names,
 )
 
 if TYPE_CHECKING:
@@ -232,6 +233,7 @@ __all__ = [
     "as_list",
     "id_of",
     "ids_of",
+    "type_names",
     "lookup_language",
     "best_text",
     "recipients",

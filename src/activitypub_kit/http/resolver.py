@@ -31,6 +31,7 @@ from activitypub_kit.http.budget import fetch_budget
 from activitypub_kit.http.cache import FetchCache
 from activitypub_kit.http.client import USE_CLIENT_AUTH, HttpClient, _UseDefault
 from activitypub_kit.http.urls import origin, origin_text
+from activitypub_kit.models.helpers import type_names
 
 #: ActivityStreams actor types.
 ACTOR_TYPES: Final = frozenset({"Application", "Group", "Organization", "Person", "Service"})
@@ -80,13 +81,8 @@ def strip_foreign_embeds(document: dict[str, Any], trusted: str | None = None) -
 
 
 def types_of(document: dict[str, Any]) -> list[str]:
-    """The ``type`` of a document as a list of strings."""
-    value = document.get("type")
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [t for t in value if isinstance(t, str)]
-    return []
+    """The ``type`` of a document as a list of names (``models.type_names``)."""
+    return type_names(document)
 
 
 class Resolver:

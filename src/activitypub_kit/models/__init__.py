@@ -49,6 +49,7 @@ from activitypub_kit.models.helpers import (
     mentions,
     public_keys,
     recipients,
+    type_names,
 )
 from activitypub_kit.models.parse import load_json, parse
 from activitypub_kit.models.vocabulary import (
@@ -192,6 +193,7 @@ __all__ = [
     "as_list",
     "id_of",
     "ids_of",
+    "type_names",
     "lookup_language",
     "best_text",
     "recipients",

@@ -29,6 +29,7 @@ TYPE = 10  # non-empty string or list of non-empty strings
 CONTEXT = 11  # JSON-LD @context
 STRS = 12  # string or list of strings
 KEYWORD = 13  # a JSON-LD keyword used as a property (@id, @type, @graph...): needs compaction
+BLOCK_CONTEXT = 14  # the @context of a signature/proof block: only keyword aliases need it
 
 
 class Kind:

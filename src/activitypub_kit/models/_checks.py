@@ -5,8 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from activitypub_kit.models._base import CONTEXT, INT, KEYWORD, LANGMAP, NUMBER, STRS, TYPE
-from activitypub_kit.models.jsonld import context_redefines_as
+from activitypub_kit.models._base import (
+    BLOCK_CONTEXT,
+    CONTEXT,
+    INT,
+    KEYWORD,
+    LANGMAP,
+    NUMBER,
+    STRS,
+    TYPE,
+)
+from activitypub_kit.models.jsonld import context_aliases_keyword, context_redefines_as
 
 #: Date-times are checked by the parser ``published_at`` uses: what validates, parses.
 parse_datetime = datetime.fromisoformat
@@ -117,13 +126,19 @@ def check_other(code: int, value: Any) -> Any:
             raise Invalid(f"must be a string or a list of strings (got {json_kind(value)})")
     elif code == CONTEXT:
         check_context(value)
+    elif code == BLOCK_CONTEXT:
+        check_context(value, block=True)
     elif code == KEYWORD:
         raise Redefined
     return value
 
 
-def check_context(value: Any) -> None:
-    """Check the shape of an ``@context``; raise :class:`Redefined` if it redefines AS terms."""
+def check_context(value: Any, *, block: bool = False) -> None:
+    """Check the shape of an ``@context``; raise :class:`Redefined` if it redefines AS terms.
+
+    With ``block`` (the context of a signature or proof block), only a keyword alias is
+    :class:`Redefined` (:func:`~activitypub_kit.models.jsonld.context_aliases_keyword`).
+    """
     items = value if type(value) is list else (value,)
     for index, item in enumerate(items):
         if type(item) is not str and type(item) is not dict:
@@ -133,7 +148,7 @@ def check_context(value: Any) -> None:
                 f" (got {json_kind(item)})",
                 *where,
             )
-    if context_redefines_as(value):
+    if (context_aliases_keyword if block else context_redefines_as)(value):
         raise Redefined
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 from activitypub_kit.models._base import (
     ANY,
+    BLOCK_CONTEXT,
     BOOL,
     CONTEXT,
     DATETIME,
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     Number: TypeAlias = "int | float | str | None"
     TypeValue: TypeAlias = "str | list[str] | None"
     Context: TypeAlias = "str | dict[str, Any] | list[str | dict[str, Any]] | None"
+    BlockContext: TypeAlias = Context
     AnyValue: TypeAlias = Any
     KeyRefs: TypeAlias = "Key | str | list[Key | str] | None"
     MultikeyRefs: TypeAlias = "Multikey | str | list[Multikey | str] | None"
@@ -86,6 +88,8 @@ else:
     Number = Annotated[Any, Kind(NUMBER)]
     TypeValue = Annotated[Any, Kind(TYPE)]
     Context = Annotated[Any, Kind(CONTEXT)]
+    #: The ``@context`` of a signature or proof block: shape-checked, not judged.
+    BlockContext = Annotated[Any, Kind(BLOCK_CONTEXT)]
     AnyValue = Annotated[Any, Kind(ANY)]
     KeyRefs = Annotated[Any, Kind(EMBED, "Key", lenient=True)]
     MultikeyRefs = Annotated[Any, Kind(EMBED, "Multikey", lenient=True)]
@@ -116,6 +120,7 @@ __all__ = [
     "Number",
     "TypeValue",
     "Context",
+    "BlockContext",
     "AnyValue",
     "KeyRefs",
     "MultikeyRefs",

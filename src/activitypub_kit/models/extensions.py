@@ -15,7 +15,14 @@ from typing import ClassVar
 from pydantic import Field
 
 from activitypub_kit.models._base import ASModel
-from activitypub_kit.models._fields import Context, ExtDateTime, ExtRefs, ExtStr, TypeValue
+from activitypub_kit.models._fields import (
+    BlockContext,
+    Context,
+    ExtDateTime,
+    ExtRefs,
+    ExtStr,
+    TypeValue,
+)
 from activitypub_kit.models.core import Activity, Object
 
 # --- security vocabulary ------------------------------------------------------------------
@@ -56,6 +63,10 @@ class DataIntegrityProof(Object):
     type_names: ClassVar[tuple[str, ...]] = ("DataIntegrityProof",)
     as_vocabulary: ClassVar[bool] = False
 
+    #: The block's own context applies to the block only and is read by the verifier, not
+    #: judged against ActivityStreams (see ``jsonld.context_aliases_keyword``).
+    jsonld_context: BlockContext = Field(None, alias="@context")
+
     cryptosuite: ExtStr = None
     verification_method: ExtStr = Field(None, alias="verificationMethod")
     proof_purpose: ExtStr = Field(None, alias="proofPurpose")
@@ -71,6 +82,9 @@ class Signature(Object):
 
     type_names: ClassVar[tuple[str, ...]] = ("RsaSignature2017",)
     as_vocabulary: ClassVar[bool] = False
+
+    #: As for proofs: Fedify sends ``https://w3id.org/identity/v1`` here.
+    jsonld_context: BlockContext = Field(None, alias="@context")
 
     creator: ExtStr = None
     created: ExtDateTime = None

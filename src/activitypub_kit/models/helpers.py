@@ -52,6 +52,29 @@ def id_of(ref: Any) -> str | None:
     return None
 
 
+def type_names(document: Any) -> list[str]:
+    """The ``type`` of a document (dict or model) as a list of names, AS spellings unified.
+
+    ``as:Create`` and ``https://www.w3.org/ns/activitystreams#Create`` mean ``Create``, as a
+    JSON-LD processor reads them: every comparison of types (origin rules, handler dispatch)
+    goes through this one function, never through the raw strings.  Other names are kept as
+    written; non-string entries are skipped.
+    """
+    value = document.__dict__.get("type") if isinstance(document, ASModel) else None
+    if isinstance(document, dict):
+        value = document.get("type")
+    names = value if isinstance(value, list) else [value]
+    found: list[str] = []
+    for name in names:
+        if isinstance(name, str):
+            if name.startswith(AS_NS):
+                name = name[len(AS_NS) :]
+            elif name.startswith("as:"):
+                name = name[3:]
+            found.append(name)
+    return found
+
+
 def ids_of(value: Any) -> list[str]:
     """The IRIs of every reference in ``value`` (one or a list), skipping those without one."""
     return [found for item in as_list(value) if (found := id_of(item))]
@@ -167,6 +190,7 @@ __all__ = [
     "as_list",
     "id_of",
     "ids_of",
+    "type_names",
     "lookup_language",
     "best_text",
     "recipients",

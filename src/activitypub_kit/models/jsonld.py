@@ -16,6 +16,7 @@ document that must be compacted refuses an unknown context.
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import cache
 from importlib.resources import files
@@ -166,16 +167,86 @@ def _guarded_terms() -> dict[str, str]:
     return _GUARDED
 
 
+def _aliases_keyword_or_scopes(context: dict[str, Any]) -> bool:
+    """Whether an inline context aliases a keyword or reshapes the graph below a term.
+
+    ``"xid": "@id"`` makes ``xid`` an identity; ``{"by": {"@reverse": ...}}`` turns edges
+    around; ``{"by": {"@context": {...}}}`` applies a redefining context below ``by``.
+    ActivityStreams terms themselves are judged by :func:`_inline_redefines`.
+    """
+    for term, definition in context.items():
+        kind = type(definition)
+        if kind is str:
+            if definition[:1] == "@" and term[:1] != "@" and term != "id" and term != "type":
+                return True
+        elif kind is dict:
+            iri = definition.get("@id")
+            if type(iri) is str and iri[:1] == "@" and term != "id" and term != "type":
+                return True
+            if "@reverse" in definition:
+                return True
+            if "@context" in definition and context_redefines_as(definition["@context"]):
+                return True
+    return False
+
+
+def context_aliases_keyword(context: Any) -> bool:
+    """True when an inline part of ``context`` aliases a keyword or scopes a redefinition.
+
+    The weaker judgement (see :func:`context_redefines_as`) for the context of a
+    ``signature`` or ``proof`` block: such a block's context (Fedify sends
+    ``https://w3id.org/identity/v1``) applies to the block only, and nothing in the block
+    is read as ActivityStreams, so redefined terms there are harmless; an alias of ``@id``
+    or ``@reverse`` would still reshape the graph.
+    Bundled contexts alias no keyword; unbundled URLs are not fetched.
+    """
+    items = context if type(context) is list else (context,)
+    return any(type(item) is dict and _aliases_keyword_or_scopes(item) for item in items)
+
+
+#: Verdicts on inline contexts already judged: a server sends the same inline context in
+#: every document.  Keyed by the terms, and trusted only for a context equal to a private
+#: copy of the one judged (so neither a look-alike nor a later mutation can borrow it).
+_INLINE_VERDICTS: dict[tuple[str, ...], tuple[dict[str, Any], bool]] = {}
+
+
 def _inline_redefines(context: dict[str, Any]) -> bool:
+    key = tuple(context)
+    known = _INLINE_VERDICTS.get(key)
+    if known is not None and known[0] == context:
+        return known[1]
+    verdict = _judge_inline(context)
+    if len(_INLINE_VERDICTS) >= 256:
+        _INLINE_VERDICTS.clear()
+    _INLINE_VERDICTS[key] = (copy.deepcopy(context), verdict)
+    return verdict
+
+
+def _judge_inline(context: dict[str, Any]) -> bool:
     if "@vocab" in context and context["@vocab"] not in _HARMLESS_VOCAB:
         return True
     if "@import" in context:
         return True
     terms = _GUARDED or _guarded_terms()
-    if terms.keys().isdisjoint(context):
-        return False
-    shared = terms.keys() & context.keys()
-    return any(_iri(context[term], context) != terms[term] for term in shared)
+    for term, definition in context.items():
+        expected = terms.get(term)
+        if expected is not None:
+            if _iri(definition, context) != expected:
+                return True
+            continue
+        kind = type(definition)
+        if kind is str:
+            if definition[:1] == "@" and term[:1] != "@":
+                return True  # an alias of a keyword
+        elif kind is dict:
+            iri = definition.get("@id")
+            if type(iri) is str and iri[:1] == "@":
+                return True  # an alias of a keyword
+            if "@reverse" in definition:
+                return True
+            if "@context" in definition and context_redefines_as(definition["@context"]):
+                return True
+    return False
 
 
 def _protected(item: Any) -> bool:
@@ -212,8 +283,10 @@ def context_redefines_as(context: Any) -> bool:
     """True when ``context`` changes the meaning of an ActivityStreams term.
 
     That is: a term of the ActivityStreams context mapped to another IRI (or to ``null``, a
-    reverse property, a scoped context), a ``@vocab`` other than the ActivityStreams one, an
-    ``@import``, or a bundled context that does one of these.  Context URLs that are not
+    reverse property, a scoped context), any other term made an alias of a JSON-LD keyword
+    (``"xid": "@id"``), a term with a scoped context that does one of these, a ``@vocab``
+    other than the ActivityStreams one, an ``@import``, or a bundled context that does one
+    of these.  Context URLs that are not
     bundled are assumed harmless (see the module docstring), and so are redefinitions of the
     geographic terms in :data:`TOLERATED_REDEFINITIONS`.
     """
@@ -397,6 +470,7 @@ __all__ = [
     "AS_NS",
     "as_terms",
     "context_redefines_as",
+    "context_aliases_keyword",
     "TOLERATED_REDEFINITIONS",
     "EXTENSION_TERMS",
     "CANONICAL_CONTEXT",

@@ -6,11 +6,11 @@ from typing import Any
 
 from pydantic_core import from_json
 
-from activitypub_kit.errors import ValidationError
+from activitypub_kit.errors import JsonLdError, ValidationError
 from activitypub_kit.models._base import ASModel
 from activitypub_kit.models._checks import Invalid, Redefined, json_kind
 from activitypub_kit.models._walk import build, class_for
-from activitypub_kit.models.jsonld import normalise
+from activitypub_kit.models.jsonld import normalise as compact_document
 
 
 def load_json(data: str | bytes | bytearray) -> Any:
@@ -26,7 +26,12 @@ def load_json(data: str | bytes | bytearray) -> Any:
         raise ValidationError(f"invalid JSON: {exc}") from None
 
 
-def parse(data: dict[str, Any] | str | bytes | bytearray, *, require_type: bool = False) -> ASModel:
+def parse(
+    data: dict[str, Any] | str | bytes | bytearray,
+    *,
+    require_type: bool = False,
+    normalise: bool = True,
+) -> ASModel:
     """Read an ActivityStreams document into the model class chosen by its ``type``.
 
     ``data`` is the JSON text (``bytes`` or ``str``) or an already decoded ``dict``.  Unknown
@@ -36,9 +41,14 @@ def parse(data: dict[str, Any] | str | bytes | bytearray, *, require_type: bool 
     (:func:`~activitypub_kit.models.jsonld.normalise`).  ``type`` may be absent (ActivityStreams
     makes it optional) unless ``require_type`` is true.
 
+    With ``normalise=False`` such a document is refused instead of compacted: the result is
+    then always the plain-JSON reading of ``data``, key for key.  An inbox uses this to act
+    on exactly the document it authenticated and checked.
+
     :raises ValidationError: naming the offending property, e.g.
         ``object.tag[2].href: must be a string (got number)``.
-    :raises JsonLdError: when a redefining document cannot be compacted offline.
+    :raises JsonLdError: when a redefining document cannot be compacted offline, or (with
+        ``normalise=False``) when it would need compacting.
     """
     if isinstance(data, bytes | bytearray | str):
         document = load_json(data)
@@ -51,8 +61,13 @@ def parse(data: dict[str, Any] | str | bytes | bytearray, *, require_type: bool 
     try:
         return _read(document, require_type)
     except Redefined:
-        pass
-    compacted = normalise(document)
+        if not normalise:
+            raise JsonLdError(
+                "the document's meaning depends on JSON-LD processing (an @context redefines"
+                " ActivityStreams terms or aliases a keyword, or a JSON-LD keyword is used as"
+                " a property)"
+            ) from None
+    compacted = compact_document(document)
     try:
         return _read(compacted, require_type)
     except Redefined:  # pragma: no cover - the canonical context redefines nothing
