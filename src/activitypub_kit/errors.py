@@ -113,6 +113,19 @@ class ProofError(SignatureError):
     """An object integrity proof or Linked Data signature failed a check."""
 
 
+class LdWorkLimitError(ProofError):
+    """A Linked Data signature was refused because checking it would cost too much work.
+
+    Canonicalising JSON-LD (URDNA2015) can take factorial time on small hostile documents,
+    so :mod:`activitypub_kit.signatures.ldsig` refuses, without verifying the signature, a
+    document that breaks a structural limit (explicit ``_:`` blank node labels, too many
+    blank nodes or values, too deep), exceeds the canonicalisation work budget, or is not
+    canonicalised within the time limit.  The signature is then neither valid nor invalid:
+    it is unchecked, and the document is unauthenticated (HTTP 401, like any
+    :class:`ProofError`).
+    """
+
+
 # --- outbound HTTP, WebFinger, NodeInfo -----------------------------------------------
 
 
@@ -336,6 +349,19 @@ class ForbiddenActivityError(InboxError):
     http_status = 403
 
 
+class InvalidCursorError(ActivityPubError, ValueError):
+    """A collection page was asked for with a ``cursor`` its dispatcher cannot read.
+
+    Raised by :func:`~activitypub_kit.server.collections.offset_cursor` (or by an app's own
+    collection dispatcher); the server answers ``400 {"error": message}``.  :attr:`cursor`
+    is the cursor received, as given.
+    """
+
+    def __init__(self, message: str, *, cursor: str | None = None) -> None:
+        super().__init__(message)
+        self.cursor = cursor
+
+
 class RouteError(ActivityPubError, ValueError):
     """A URL template is malformed, or a URI cannot be built or served from it."""
 
@@ -359,6 +385,7 @@ __all__ = [
     "InvalidSignatureError",
     "KeyFormatError",
     "ProofError",
+    "LdWorkLimitError",
     "FetchError",
     "UrlRefusedError",
     "SchemeRefusedError",
@@ -398,5 +425,6 @@ __all__ = [
     "InvalidActivityError",
     "UnauthenticatedActivityError",
     "ForbiddenActivityError",
+    "InvalidCursorError",
     "RouteError",
 ]

@@ -16,7 +16,7 @@ cached, so a flood of such deletes costs one fetch.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urldefrag
@@ -36,22 +36,26 @@ from activitypub_kit.errors import (
     UnauthenticatedActivityError,
 )
 from activitypub_kit.http import KeyResolver, PublicKey
-from activitypub_kit.server.parsing import single_id
+from activitypub_kit.models.helpers import type_names
+from activitypub_kit.server.parsing import origin_of, single_id
 from activitypub_kit.signatures import (
     HttpRequest,
+    check_created,
+    check_proof_time,
     load_public_key_pem,
     multibase_to_public_key,
     parse_ld_signature,
     parse_proof,
     parse_signature,
     verify_content_digest,
-    verify_ld_signature,
     verify_legacy_digest,
     verify_proof,
     verify_signature,
 )
 from activitypub_kit.signatures import PublicKey as CryptoKey
 from activitypub_kit.signatures.cavage import CavagePolicy
+from activitypub_kit.signatures.clock import DEFAULT_WINDOW, TimeWindow
+from activitypub_kit.signatures.ldsig import check_ld_shape, verify_ld_signature_async
 from activitypub_kit.signatures.rfc9421 import Rfc9421Policy
 
 
@@ -84,20 +88,41 @@ class Authenticator:
     """Verify inbox requests against keys resolved through ``keys``.
 
     A key that verified a signature is reused for ``key_ttl`` seconds without asking the
-    key cache again.
+    key cache again.  With ``origins`` (our own ``scheme://host[:port]`` values), an HTTP
+    signature is only accepted on a request addressed to one of them: the signed ``host``
+    (draft-cavage) or ``@authority`` / ``@target-uri`` (RFC 9421) is rebuilt from the
+    request's own ``Host``, so a request for another server — a replay of a delivery made to
+    someone else — is refused before any key is fetched.
     """
 
     def __init__(
         self,
         keys: KeyResolver,
         *,
+        origins: Sequence[str] = (),
         cavage_policy: CavagePolicy | None = None,
         rfc9421_policy: Rfc9421Policy | None = None,
         key_ttl: float = 300.0,
+        proof_window: TimeWindow = DEFAULT_WINDOW,
+        ld_signature_max_age: float = 7 * 86400.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.keys = keys
+        #: ``(host, port)`` of every origin requests must be addressed to (empty: any).
+        self.hosts = frozenset(
+            (found[1], found[2]) for found in map(origin_of, origins) if found is not None
+        )
         self.key_ttl = key_ttl
+        #: How old (and how far ahead) a proof's ``created`` may be: a proof vouches for a
+        #: delivery only while fresh, like an HTTP signature.
+        self.proof_window = proof_window
+        #: An ``RsaSignature2017`` vouches for a document, not a delivery (Mastodon signs a
+        #: post once; relays pass it on later): it is accepted while no older than this,
+        #: which the Federation sets to its idempotency TTL so that any replay it accepts
+        #: is also one it recognises.
+        self.ld_signature_window = TimeWindow(
+            max_age=ld_signature_max_age, max_lifetime=ld_signature_max_age
+        )
         self.clock = clock
         #: key id -> (key that last verified a signature, when); skips the key cache's
         #: (de)serialisation on the hot path.  A key that fails goes through
@@ -125,6 +150,8 @@ class Authenticator:
         key_id = parsed.key_id
         if not key_id:
             raise UnauthenticatedActivityError("signature names no key id")
+        if self.hosts:
+            self._check_addressed_to_us(request)
         if request.body:
             self._precheck_digest(request)
 
@@ -149,6 +176,14 @@ class Authenticator:
             self._recent.pop(next(iter(self._recent)))
         self._recent[key_id] = (verified, self.clock())
         return verified, key_id
+
+    def _check_addressed_to_us(self, request: HttpRequest) -> None:
+        target = origin_of(request.url)
+        if target is None or (target[1], target[2]) not in self.hosts:
+            host = target[1] if target is not None else "?"
+            raise UnauthenticatedActivityError(
+                f"the signed request is addressed to {host}, not to this server"
+            )
 
     def _loaded(self, key: PublicKey) -> CryptoKey:
         loaded = self._decoded.get(key)
@@ -208,9 +243,7 @@ class Authenticator:
             return "?"
 
     def _self_delete(self, document: dict[str, Any], actor: str, key_id: str) -> bool:
-        kinds = document.get("type")
-        kinds = kinds if isinstance(kinds, list) else [kinds]
-        if "Delete" not in kinds or single_id(document.get("object")) != actor:
+        if "Delete" not in type_names(document) or single_id(document.get("object")) != actor:
             return False
         return urldefrag(key_id)[0] == actor
 
@@ -230,6 +263,7 @@ class Authenticator:
     async def _proof(self, document: dict[str, Any], actor: str) -> Authenticated:
         try:
             proof = parse_proof(document)
+            check_proof_time(proof, now=time.time(), window=self.proof_window)
             key = await self._owned_key(proof.verification_method, actor, "proof")
             if key.public_key_multibase is None:
                 raise UnauthenticatedActivityError(
@@ -252,11 +286,20 @@ class Authenticator:
     async def _ld_signature(self, document: dict[str, Any], actor: str) -> Authenticated:
         try:
             signature = parse_ld_signature(document)
+            check_created(
+                signature.created,
+                now=time.time(),
+                window=self.ld_signature_window,
+                what="LD signature",
+            )
+            # A document too costly to canonicalise is refused before any key is fetched;
+            # the JSON-LD work then runs in a worker process under a time limit.
+            check_ld_shape(document)
             key = await self._owned_key(signature.creator, actor, "LD signature")
             public = _crypto_key(key)
             if not isinstance(public, rsa.RSAPublicKey):
                 raise UnauthenticatedActivityError(f"key {key.id} is not an RSA key")
-            compacted = verify_ld_signature(document, signature, public)
+            compacted = await verify_ld_signature_async(document, signature, public)
         except SignatureError as exc:
             raise UnauthenticatedActivityError(str(exc)) from None
         if single_id(compacted.get("actor")) != actor:

@@ -34,7 +34,12 @@ from activitypub_kit.signatures.cavage import (
     sign_cavage,
     verify_cavage,
 )
-from activitypub_kit.signatures.clock import TimeWindow, http_date, parse_http_date
+from activitypub_kit.signatures.clock import (
+    TimeWindow,
+    check_created,
+    http_date,
+    parse_http_date,
+)
 from activitypub_kit.signatures.digest import (
     content_digest,
     legacy_digest,
@@ -76,10 +81,18 @@ from activitypub_kit.signatures.ldsig import (
     parse_ld_signature,
     sign_ld_signature,
     verify_ld_signature,
+    verify_ld_signature_async,
+)
+from activitypub_kit.signatures.ldwork import (
+    LdWorkerPool,
+    check_ld_shape,
+    close_ld_workers,
+    configure_ld_workers,
 )
 from activitypub_kit.signatures.message import Headers, HttpRequest, HttpResponse
 from activitypub_kit.signatures.proofs import (
     DataIntegrityProof,
+    check_proof_time,
     create_proof,
     parse_proof,
     verify_proof,
@@ -144,6 +157,7 @@ __all__ = [
     "verify_legacy_digest",
     "parse_want_digest",
     "TimeWindow",
+    "check_created",
     "http_date",
     "parse_http_date",
     # draft-cavage
@@ -172,9 +186,15 @@ __all__ = [
     "create_proof",
     "parse_proof",
     "verify_proof",
+    "check_proof_time",
     "LdSignature",
     "sign_ld_signature",
     "parse_ld_signature",
     "verify_ld_signature",
+    "verify_ld_signature_async",
+    "LdWorkerPool",
+    "check_ld_shape",
+    "close_ld_workers",
+    "configure_ld_workers",
     "compact",
 ]

@@ -16,7 +16,8 @@ Rules applied by :func:`verify_cavage` (:class:`CavagePolicy` makes them configu
   ``digest`` for a request with a body (or any POST/PUT/PATCH); a covered ``Digest`` must
   match the body (SHA-256/512, constant-time);
 - ``Date`` / ``(created)`` within the :class:`~activitypub_kit.signatures.clock.TimeWindow`
-  at ``now`` (injectable), or before a signed ``(expires)``.
+  at ``now`` (injectable), or before a signed ``(expires)`` that is itself capped at
+  ``created`` (or ``Date``) plus the window's ``max_lifetime`` (12 hours).
 """
 
 from __future__ import annotations
@@ -345,9 +346,11 @@ def verify_cavage(
     expires = signature.expires if "(expires)" in names else None
     window = policy.window
     if "(created)" in names or expires is not None:
-        if "(created)" in names and signature.created is None:
+        # An uncovered created parameter is unsigned: it must not move the lifetime cap.
+        created = signature.created if "(created)" in names else None
+        if "(created)" in names and created is None:
             raise MissingComponentError("(created) is covered but no created parameter")
-        window.check(created=signature.created, expires=expires, now=moment, what="created")
+        window.check(created=created, expires=expires, now=moment, what="created")
     if "date" in names:
         date = request.headers.get("date")
         if date is None:

@@ -9,70 +9,36 @@ offline loader; an unknown remote context is refused, never fetched.
 
 Like the other schemes, verification is split: :func:`parse_ld_signature` names the
 ``creator`` key, the caller looks it up, :func:`verify_ld_signature` checks it.
+
+Canonicalisation can cost factorial time on small hostile documents, so every entry point
+first runs the linear :func:`~activitypub_kit.signatures.ldwork.check_ld_shape`, and
+canonicalises within a work budget (see :mod:`activitypub_kit.signatures.ldwork`).  For
+untrusted input served from an event loop use :func:`verify_ld_signature_async`: it also
+runs the JSON-LD work in a worker process under a hard time limit.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
-from pyld import jsonld
 
 from activitypub_kit.errors import InvalidSignatureError, MalformedSignatureError, ProofError
-from activitypub_kit.models.jsonld import AS_CONTEXT, SECURITY_V1_CONTEXT, document_loader
+from activitypub_kit.models.jsonld import SECURITY_V1_CONTEXT
 from activitypub_kit.signatures import algorithms
 from activitypub_kit.signatures.encoding import b64decode, b64encode
-
-IDENTITY_V1_CONTEXT = "https://w3id.org/identity/v1"
-#: The context a verified document is compacted against.
-TRUSTED_CONTEXT: list[Any] = [AS_CONTEXT, SECURITY_V1_CONTEXT]
-_MAX_DEPTH = 64
-
-
-def _depth(value: Any, level: int = 0) -> int:
-    if level > _MAX_DEPTH:
-        raise ProofError(f"JSON-LD document is nested deeper than {_MAX_DEPTH} levels")
-    if isinstance(value, dict):
-        return max((_depth(v, level + 1) for v in value.values()), default=level)
-    if isinstance(value, list):
-        return max((_depth(v, level + 1) for v in value), default=level)
-    return level
-
-
-def _options() -> dict[str, Any]:
-    return {"documentLoader": document_loader}
-
-
-def _canonical_hash(document: dict[str, Any]) -> str:
-    _depth(document)
-    try:
-        nquads = jsonld.normalize(
-            document,
-            {"algorithm": "URDNA2015", "format": "application/n-quads", **_options()},
-        )
-    except jsonld.JsonLdError as exc:
-        raise ProofError(f"JSON-LD canonicalisation failed: {_cause(exc)}") from None
-    except RecursionError:
-        raise ProofError("JSON-LD document is too deeply nested to canonicalise") from None
-    return hashlib.sha256(nquads.encode("utf-8")).hexdigest()
-
-
-def _cause(exc: BaseException) -> str:
-    while exc.__cause__ is not None or getattr(exc, "cause", None) is not None:
-        exc = exc.__cause__ or exc.cause  # type: ignore[attr-defined]
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
-def _to_be_signed(document: dict[str, Any], options: dict[str, Any]) -> bytes:
-    # As Mastodon does: every signature option except type/id/signatureValue is signed.
-    options = {k: v for k, v in options.items() if k not in ("type", "id", "signatureValue")}
-    options["@context"] = IDENTITY_V1_CONTEXT
-    unsigned = {k: v for k, v in document.items() if k != "signature"}
-    return (_canonical_hash(options) + _canonical_hash(unsigned)).encode("ascii")
+from activitypub_kit.signatures.ldwork import (
+    IDENTITY_V1_CONTEXT,
+    TRUSTED_CONTEXT,
+    LdWorkerPool,
+    check_ld_shape,
+    compact_document,
+    default_ld_worker_pool,
+    to_be_signed,
+)
 
 
 def sign_ld_signature(
@@ -96,7 +62,8 @@ def sign_ld_signature(
         "%Y-%m-%dT%H:%M:%SZ"
     )
     options = {"creator": creator, "created": created}
-    value = algorithms.sign("rsa-sha256", key, _to_be_signed(document, options))
+    check_ld_shape(document, options)
+    value = algorithms.sign("rsa-sha256", key, to_be_signed(document, options))
     signature = {
         "type": "RsaSignature2017",
         "creator": creator,
@@ -141,6 +108,27 @@ def parse_ld_signature(document: dict[str, Any]) -> LdSignature:
     return LdSignature(creator, created, raw, dict(block))
 
 
+def _check_key(key: Any, signature: LdSignature) -> None:
+    """Key type, then the signature's length against the key size (no JSON-LD work)."""
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ProofError("RsaSignature2017 needs an RSA public key")
+    expected = (key.key_size + 7) // 8
+    if len(signature.signature) != expected:
+        raise InvalidSignatureError(
+            f"RsaSignature2017 by {signature.creator!r} is {len(signature.signature)} bytes "
+            f"long, not the {expected} bytes of an RSA-{key.key_size} signature"
+        )
+
+
+def _check_signature(key: rsa.RSAPublicKey, data: bytes, signature: LdSignature) -> None:
+    try:
+        algorithms.verify("rsa-sha256", key, data, signature.signature, "RsaSignature2017")
+    except InvalidSignatureError:
+        raise InvalidSignatureError(
+            f"RsaSignature2017 by {signature.creator!r} does not verify over the document"
+        ) from None
+
+
 def verify_ld_signature(
     document: dict[str, Any],
     signature: LdSignature,
@@ -154,37 +142,64 @@ def verify_ld_signature(
     ``context`` (default :data:`TRUSTED_CONTEXT`), so its terms mean what *our* context
     says, whatever the sender's ``@context`` redefined.
 
+    The JSON-LD work runs in this thread, bounded by the structural pre-check and the work
+    budget but by no time limit: on an event loop, prefer :func:`verify_ld_signature_async`.
+
+    :raises LdWorkLimitError: when the document is refused as too costly to canonicalise.
     :raises ProofError: when canonicalisation fails or a context is not bundled.
     :raises InvalidSignatureError: when the signature does not verify.
     """
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise ProofError("RsaSignature2017 needs an RSA public key")
-    data = _to_be_signed(document, signature.options)
-    try:
-        algorithms.verify("rsa-sha256", key, data, signature.signature, "RsaSignature2017")
-    except InvalidSignatureError:
-        raise InvalidSignatureError(
-            f"RsaSignature2017 by {signature.creator!r} does not verify over the document"
-        ) from None
+    _check_key(key, signature)
+    check_ld_shape(document)
+    _check_signature(key, to_be_signed(document, signature.options), signature)
     unsigned = {k: v for k, v in document.items() if k != "signature"}
-    return compact(unsigned, context)
+    return compact_document(unsigned, context)
+
+
+async def verify_ld_signature_async(
+    document: dict[str, Any],
+    signature: LdSignature,
+    key: rsa.RSAPublicKey,
+    *,
+    context: list[Any] | None = None,
+    time_limit: float | None = None,
+    pool: LdWorkerPool | None = None,
+) -> dict[str, Any]:
+    """:func:`verify_ld_signature` for untrusted input, without blocking the event loop.
+
+    The key, the signature's length and the document's shape
+    (:func:`~activitypub_kit.signatures.ldwork.check_ld_shape`) are checked here, cheaply;
+    canonicalisation and compaction then run in a worker process of ``pool`` (default:
+    :func:`~activitypub_kit.signatures.ldwork.default_ld_worker_pool`), which is killed
+    when it takes longer than ``time_limit`` seconds (default: the pool's, 2 s); the RSA
+    signature is checked here last.
+
+    :raises LdWorkLimitError: when the document is refused as too costly to canonicalise.
+    :raises ProofError: when canonicalisation fails or a context is not bundled.
+    :raises InvalidSignatureError: when the signature does not verify.
+    """
+    _check_key(key, signature)
+    check_ld_shape(document)
+    request = {
+        "op": "verify",
+        "document": {k: v for k, v in document.items() if k != "signature"},
+        "options": signature.options,
+        "context": TRUSTED_CONTEXT if context is None else context,
+    }
+    result = await (pool or default_ld_worker_pool()).run_async(request, time_limit)
+    _check_signature(key, result["data"].encode("ascii"), signature)
+    compacted: dict[str, Any] = result["compacted"]
+    return compacted
 
 
 def compact(document: dict[str, Any], context: list[Any] | None = None) -> dict[str, Any]:
     """Compact ``document`` against ``context`` (default: AS2 + security v1), offline.
 
+    :raises LdWorkLimitError: when the document breaks a structural limit.
     :raises ProofError: when a context is not bundled or the document is not JSON-LD.
     """
-    _depth(document)
-    ctx = TRUSTED_CONTEXT if context is None else context
-    try:
-        result: dict[str, Any] = jsonld.compact(document, {"@context": ctx}, _options())
-    except jsonld.JsonLdError as exc:
-        raise ProofError(f"JSON-LD compaction failed: {_cause(exc)}") from None
-    except RecursionError:
-        raise ProofError("JSON-LD document is too deeply nested to compact") from None
-    result["@context"] = ctx if len(ctx) != 1 else ctx[0]
-    return result
+    check_ld_shape(document)
+    return compact_document(document, context)
 
 
 __all__ = [
@@ -194,5 +209,7 @@ __all__ = [
     "LdSignature",
     "parse_ld_signature",
     "verify_ld_signature",
+    "verify_ld_signature_async",
+    "check_ld_shape",
     "compact",
 ]

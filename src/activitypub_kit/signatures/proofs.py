@@ -9,6 +9,11 @@ Verification is two steps, like HTTP signatures::
     proof = parse_proof(document)                      # pure; names the key
     key = await lookup(proof.verification_method)      # your I/O
     verify_proof(document, proof, key)                 # pure; raises ProofError
+
+:func:`verify_proof` does not look at the time: a proof on an object fetched from its
+origin stays good for years.  Where a proof stands in for an HTTP signature (an activity
+delivered to an inbox), also call :func:`check_proof_time`, or a captured activity can be
+replayed forever.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from activitypub_kit.errors import KeyFormatError, ProofError
+from activitypub_kit.signatures.clock import DEFAULT_WINDOW, TimeWindow, check_created
 from activitypub_kit.signatures.encoding import multibase_decode, multibase_encode
 from activitypub_kit.signatures.jcs import canonicalize
 from activitypub_kit.signatures.keys import PublicKey
@@ -199,6 +205,24 @@ def verify_proof(
     return {k: v for k, v in document.items() if k != "proof"}
 
 
+def check_proof_time(
+    proof: DataIntegrityProof, *, now: float, window: TimeWindow = DEFAULT_WINDOW
+) -> None:
+    """Check that a proof is fresh at ``now`` (pure): for proofs that authenticate delivery.
+
+    The proof's ``created`` is required and must fall inside ``window`` (by default at most
+    an hour old and five minutes ahead); an optional ``expires`` replaces the age limit but
+    gives at most ``window.max_lifetime`` (12 hours) after ``created``.  See
+    :func:`~activitypub_kit.signatures.clock.check_created`.
+
+    :raises ProofError: when ``created`` is missing or either time is not an XML Schema
+        dateTime.
+    :raises ClockSkewError: when the proof is too old, too far in the future, or expired.
+    """
+    expires = proof.proof.get("expires")
+    check_created(proof.created, now=now, window=window, expires=expires, what="proof")
+
+
 __all__ = [
     "CRYPTOSUITE",
     "hash_data",
@@ -206,4 +230,5 @@ __all__ = [
     "DataIntegrityProof",
     "parse_proof",
     "verify_proof",
+    "check_proof_time",
 ]
