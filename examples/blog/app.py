@@ -18,6 +18,7 @@ from starlette.routing import Route
 from activitypub_kit.delivery.planning import Recipient
 from activitypub_kit.http import HttpClient, HttpSettings
 from activitypub_kit.models import (
+    Activity,
     Article,
     Create,
     Delete,
@@ -29,7 +30,13 @@ from activitypub_kit.models import (
     format_datetime,
     id_of,
 )
-from activitypub_kit.server import Context, Federation, FederationMiddleware, Page
+from activitypub_kit.server import (
+    Context,
+    Federation,
+    FederationMiddleware,
+    Page,
+    offset_cursor,
+)
 from activitypub_kit.storage import SqliteDatabase, SqliteQueue, SqliteStore
 from examples.blog.markdown import plain_text, split_title, to_html
 from examples.blog.storage import BlogStore
@@ -139,7 +146,7 @@ class Blog:
         async def list_followers(ctx: Context, cursor: str | None, handle: str) -> Page | None:
             if handle != self.author:
                 return None
-            start = int(cursor or 0)
+            start = offset_cursor(cursor)  # anything but an offset is a 400
             rows = store.followers(start, 100)
             more = start + 100 < store.follower_count()
             return Page(
@@ -161,15 +168,31 @@ class Blog:
             if ctx.parse_actor_uri(id_of(follow.object) or "") != self.author or not follower:
                 return
             found = Recipient.from_actor((await ctx.lookup_actor(follower)).to_json())
-            store.add_follower(follower, found.inbox, found.shared_inbox, now())
+            store.add_follower(follower, found.inbox, found.shared_inbox, now(), follow.id)
             await ctx.accept(follow)
             self.on_change()
 
         @fed.inbox.on(Undo)
         async def on_undo(ctx: Context, undo: Undo) -> None:
-            if isinstance(undo.object, Follow):
-                store.remove_follower(id_of(undo.actor) or "")
-                self.on_change()
+            actor = id_of(undo.actor)
+            undone = undo.object
+            if not actor:
+                return
+            if isinstance(undone, Follow) and undone.object is not None:
+                # The Follow itself (Mastodon): the Undo's actor following our author.
+                if id_of(undone.actor) != actor:
+                    return
+                if ctx.parse_actor_uri(id_of(undone.object) or "") != self.author:
+                    return
+                store.remove_follower(actor)
+            elif isinstance(undone, Activity) and not isinstance(undone, Follow):
+                return  # Undo(Like), Undo(Announce)...: nothing the blog keeps
+            else:
+                # Only the Follow's id: it must be the Follow this actor follows us through.
+                follow_id = id_of(undone)
+                if not follow_id or not store.remove_follow(actor, follow_id):
+                    return
+            self.on_change()
 
         def local_slug(ctx: Context, uri: str | None) -> str | None:
             if not uri or not ctx.is_local(uri):
@@ -232,10 +255,11 @@ class Blog:
         """The HTML site with the federation in front of it."""
         store = self.store
 
-        def page(title: str, body: str) -> HTMLResponse:
+        def page(title: str, body: str, status: int = 200) -> HTMLResponse:
             return HTMLResponse(
                 f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>"
-                f"<body>{body}</body>"
+                f"<body>{body}</body>",
+                status_code=status,
             )
 
         async def home(request: Request) -> Response:
@@ -249,7 +273,7 @@ class Blog:
         async def article(request: Request) -> Response:
             row = store.article(request.path_params["slug"])
             if row is None:
-                return page("Not found", "<p>No such article.</p>")
+                return page("Not found", "<p>No such article.</p>", 404)
             replies = "".join(
                 f'<li><a href="{html.escape(r["author"])}">{html.escape(r["author"])}</a>:'
                 f" {r['content']}</li>"

@@ -9,22 +9,28 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sqlite3
 import sys
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
 import uvicorn
 from examples.blog.app import Blog
 from examples.blog.markdown import plain_text, to_html
+from examples.blog.storage import BlogStore
 
 from activitypub_kit.http import HttpClient, HttpSettings
-from activitypub_kit.models import Article, Create, Follow, Note, Undo
+from activitypub_kit.models import Article, Create, Follow, Like, Note, Undo, parse
 from activitypub_kit.testing import wait_until
 from loopback import resolver_with
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[2]
+AP = {"Accept": "application/activity+json"}
+#: Cursors a hostile client sent the followers collection (each was a 500 once).
+BAD_CURSORS = ["abc", "1e3", "%00", "-5", "12345678901234567890", "%2B5", "1_0"]
 
 
 def test_markdown_subset_escapes_everything():
@@ -72,6 +78,7 @@ async def test_follow_publish_reply(start_node, tmp_path):
             await a.ctx.send(follow, to=[author])
             await a.wait_for(lambda: a.state.following.get("alice", {}).get(author) == "accepted")
             assert [row[0] for row in blog.store.followers()] == [alice]
+            assert blog.store.follow_id(alice) == follow.id
 
             # Publishing in this process reaches the follower.
             article_id = await blog.publish("# First post\n\nHello *fediverse*.")
@@ -123,8 +130,124 @@ async def test_follow_publish_reply(start_node, tmp_path):
                 to=[author],
             )
             await wait_until(lambda: blog.store.follower_count() == 0)
+
+            # So does an Undo naming only the id of the Follow (not embedding it).
+            again = Follow(id=a.ctx.new_id(alice, "follows"), actor=alice, object=author)
+            a.state.outgoing_follows[again.id] = ("alice", author)
+            await a.ctx.send(again, to=[author])
+            await wait_until(lambda: blog.store.follow_id(alice) == again.id)
+            await a.ctx.send(Undo(id=f"{again.id}/undo", actor=alice, object=again.id), to=[author])
+            await wait_until(lambda: blog.store.follower_count() == 0)
         finally:
             server.should_exit = True
+
+
+async def test_undo_follow_removes_only_the_undoers_follow_of_the_author(tmp_path):
+    http = HttpClient(HttpSettings.for_local_testing())
+    blog = Blog(tmp_path / "data", "https://blog.example", client=http)
+    try:
+        ctx = blog.fed.context()
+        author = ctx.actor_uri("author")
+        alice, bob = "https://a.example/users/alice", "https://a.example/users/bob"
+        store = blog.store
+        store.add_follower(alice, f"{alice}/inbox", None, "2024-01-01T00:00:00Z", "urn:f:alice")
+        store.add_follower(bob, f"{bob}/inbox", None, "2024-01-01T00:00:01Z", "urn:f:bob")
+        on_undo = blog.fed.inbox.handler_for(Undo(id="urn:x"))
+        assert on_undo is not None
+        sent = iter(range(100))
+
+        async def undo(actor: str, undone: object) -> None:
+            if isinstance(undone, Follow | Like):
+                undone = undone.to_json(context=False)
+            # as the inbox pipeline hands it over: parsed from JSON
+            activity = parse(
+                Undo(id=f"{actor}/undo/{next(sent)}", actor=actor, object=undone).to_json()
+            )
+            await on_undo(ctx, activity)
+
+        def followers() -> set[str]:
+            return {row[0] for row in store.followers()}
+
+        carol = "https://c.example/users/carol"
+        # embedded Follows: of someone else, of another blog actor, by someone else
+        await undo(alice, Follow(id="urn:f:alice", actor=alice, object=carol))
+        await undo(alice, Follow(id="urn:f:x", actor=alice, object=ctx.actor_uri("other")))
+        await undo(alice, Follow(id="urn:f:bob", actor=bob, object=author))
+        # ids only: one never recorded, bob's (recorded for bob, not alice), a Follow of bob's
+        await undo(alice, "urn:f:unknown")
+        await undo(alice, "urn:f:bob")
+        await undo(alice, {"id": "urn:f:bob", "type": "Follow"})
+        # other activities
+        await undo(alice, Like(id="urn:f:alice", actor=alice, object=author))
+        assert followers() == {alice, bob}
+
+        await undo(alice, "urn:f:alice")  # the id of alice's own Follow
+        assert followers() == {bob}
+        await undo(bob, Follow(id="urn:f:other", actor=bob, object=author))  # Mastodon's way
+        assert followers() == set()
+    finally:
+        await blog.aclose()
+        await http.aclose()
+
+
+def test_blog_store_adds_the_follow_id_column_to_an_old_file(tmp_path):
+    path = tmp_path / "blog.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TABLE followers (
+            actor TEXT PRIMARY KEY, inbox TEXT, shared_inbox TEXT, followed_at TEXT NOT NULL
+        );
+        INSERT INTO followers VALUES ('https://a.example/u/old', 'https://a.example/i', NULL, 't');
+        """
+    )
+    old.commit()
+    old.close()
+    for _ in range(2):  # opening it again finds the column and leaves it be
+        store = BlogStore(path)
+        columns = [row[1] for row in store.db.execute("PRAGMA table_info(followers)")]
+        assert columns == ["actor", "inbox", "shared_inbox", "followed_at", "follow_id"]
+        assert store.followers() == [("https://a.example/u/old", "https://a.example/i", None)]
+        assert store.follow_id("https://a.example/u/old") is None
+        store.close()
+    store = BlogStore(path)
+    try:
+        # a follower from before knows no Follow id: an id alone cannot remove it
+        assert not store.remove_follow("https://a.example/u/old", "urn:anything")
+        store.add_follower("https://a.example/u/new", None, None, "u", "urn:f:1")
+        assert store.follow_id("https://a.example/u/new") == "urn:f:1"
+        assert store.remove_follow("https://a.example/u/new", "urn:f:1")
+        assert store.remove_follower("https://a.example/u/old")
+        assert store.follower_count() == 0
+    finally:
+        store.close()
+
+
+async def test_the_blog_answers_hostile_requests_in_process(tmp_path):
+    http = HttpClient(HttpSettings.for_local_testing())
+    blog = Blog(tmp_path / "data", "https://blog.example", client=http)
+    blog.store.add_follower("https://a.example/u/1", None, None, "t", "urn:f:1")
+    transport = httpx.ASGITransport(app=blog.site())
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url=blog.fed.origin) as client:
+            for cursor in BAD_CURSORS:
+                bad = await client.get(f"/users/author/followers?cursor={cursor}", headers=AP)
+                assert bad.status_code == 400, cursor
+                assert "cursor" in bad.json()["error"]
+            for cursor in ("", "0"):
+                page = await client.get(f"/users/author/followers?cursor={cursor}", headers=AP)
+                assert page.json()["orderedItems"] == ["https://a.example/u/1"]
+            # The actor URL as HTML is the site's 404, which must vary on Accept like the JSON.
+            html = await client.get("/users/author", headers={"Accept": "text/html"})
+            assert html.status_code == 404
+            assert html.headers["vary"] == "Accept"
+            assert (await client.get("/users/author", headers=AP)).headers["vary"] == "Accept"
+            missing = await client.get("/articles/nope", headers={"Accept": "text/html"})
+            assert missing.status_code == 404
+            assert "No such article" in missing.text
+    finally:
+        await blog.aclose()
+        await http.aclose()
 
 
 def _created(activity, object_id: str) -> bool:
@@ -166,6 +289,14 @@ async def test_serve_command_answers_as_documented(tmp_path):
             # a browser's request for the same URL falls through to the blog's own pages
             page = await http.get(origin + "/users/author", headers={"Accept": "text/html"})
             assert "json" not in page.headers["content-type"]
+            assert page.headers["vary"] == "Accept"  # or a cache may serve it to fetchers
+            for cursor in BAD_CURSORS:
+                bad = await http.get(f"{origin}/users/author/followers?cursor={cursor}", headers=AP)
+                assert bad.status_code == 400, cursor
+                assert bad.headers["content-type"] == "application/json"
+                assert "cursor" in bad.json()["error"]
+            missing = await http.get(origin + "/articles/nope", headers={"Accept": "text/html"})
+            assert missing.status_code == 404
             home = await http.get(origin + "/", headers={"Accept": "text/html"})
             assert home.headers["content-type"].startswith("text/html")
             assert "@author@" in home.text

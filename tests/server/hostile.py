@@ -88,3 +88,35 @@ async def post_signed(
     except ValueError:
         payload = {}
     return response.status_code, payload
+
+
+async def send_raw(port: int, request: HttpRequest) -> tuple[int, dict[str, Any]]:
+    """Send ``request`` byte for byte to 127.0.0.1:``port``, its ``Host`` header as signed.
+
+    What an attacker replaying a captured request does: the bytes name another server, the
+    connection goes to ours.
+    """
+    import asyncio
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(request.url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    lines = [f"{request.method} {target} HTTP/1.1"]
+    names = {k.lower() for k, _ in request.headers.items()}
+    if "host" not in names:
+        lines.append(f"Host: {parts.netloc}")
+    lines += [f"{k}: {v}" for k, v in request.headers.items()]
+    lines += [f"Content-Length: {len(request.body)}", "Connection: close", "", ""]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write("\r\n".join(lines).encode("latin-1") + request.body)
+        await writer.drain()
+        raw = await reader.read()
+    finally:
+        writer.close()
+    head, _, payload = raw.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    try:
+        return status, json.loads(payload)
+    except ValueError:
+        return status, {}

@@ -32,7 +32,7 @@ from activitypub_kit.models import (
     Update,
     id_of,
 )
-from activitypub_kit.server import Context, Federation, Page
+from activitypub_kit.server import Context, Federation, Page, offset_cursor
 from activitypub_kit.signatures import PrivateKey
 
 
@@ -138,7 +138,7 @@ class Node:
             if handle not in state.users:
                 return None
             everyone = state.followers.get(handle, [])
-            start = int(cursor or 0)
+            start = offset_cursor(cursor)
             chunk = everyone[start : start + 2]
             more = start + 2 < len(everyone)
             return Page(chunk, next=str(start + 2) if more else None, total=len(everyone))

@@ -22,6 +22,7 @@ from activitypub_kit.models import (
     Update,
 )
 from activitypub_kit.server import Page
+from activitypub_kit.testing import wait_until
 
 pytestmark = pytest.mark.anyio
 AP = {"Accept": "application/activity+json"}
@@ -275,5 +276,11 @@ async def test_local_followers_get_the_activity_in_process(start_node):
     handled_here = lambda: any(x.id == create_id for x in a.state.handled)  # noqa: E731
     await a.wait_for(handled_here)  # dave's copy: through a's own inbox handlers
     await b.wait_for(lambda: note.id in b.state.remote_notes)  # bob's copy: over HTTP
+
+    async def answered() -> bool:  # b may handle the POST before a has read b's answer
+        return a.fed.outbox.stats.sent >= 1
+
+    await wait_until(answered, message="a recording its POST to b")
     assert a.fed.outbox.stats.sent == 1  # one POST (to b); none to ourselves
+    assert a.fed.outbox.stats.requests == 1
     assert [x.id for x in a.state.handled].count(create_id) == 1

@@ -12,13 +12,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from hostile import AS, post_signed, serve_actor
+from hostile import AS, post_signed, send_raw, serve_actor
 from nodes import keys_for
 
 from activitypub_kit.signatures import (
     HttpRequest,
     create_proof,
     public_key_to_pem,
+    sign_cavage,
     sign_ld_signature,
     sign_rfc9421,
 )
@@ -409,3 +410,261 @@ async def test_proof_with_an_ld_signature_over_it_as_fedify_signs(world):
     assert got == 401
     assert "does not verify" in body["error"]
     assert await queued(world) == 1
+
+
+# -- the document checked is the document handled (issue 11) ---------------------------------
+
+ALIAS_ID = {"xid": "@id", "id": "as:url"}
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["actor", "object", "object.tag", "object.attributedTo", "nested-list"],
+)
+async def test_an_embedded_context_cannot_change_who_or_what(world, where):
+    # Signed by eve; a JSON-LD reader would see vic as the actor / the note's id on b.test.
+    aliased = {"@context": ALIAS_ID, "id": world.eve.id, "xid": world.vic.id, "type": "Person"}
+    note = {
+        "id": world.evil.url("/notes/e9"),
+        "type": "Note",
+        "attributedTo": world.eve.id,
+        "content": "hi",
+    }
+    create = {
+        "@context": AS,
+        "id": world.eve.id + "/creates/9",
+        "type": "Create",
+        "actor": world.eve.id,
+        "object": note,
+    }
+    if where == "actor":
+        create["actor"] = aliased
+    elif where == "object":
+        create["object"] = {**note, "@context": ALIAS_ID, "xid": world.victim.url("/notes/1")}
+    elif where == "object.tag":
+        create["object"] = {**note, "tag": [{"type": "Mention", "href": world.vic.id}, aliased]}
+    elif where == "object.attributedTo":
+        create["object"] = {**note, "attributedTo": aliased}
+    else:
+        create["object"] = {**note, "attachment": [[{"x": [aliased]}]]}
+    await refused(world, 400, "aliases a JSON-LD keyword", create)
+
+
+async def test_a_keyword_alias_alone_or_an_id_keyword_is_refused(world):
+    alias_only = {"@context": {"xid": "@id"}, "xid": world.vic.id, "type": "Person"}
+    await refused(
+        world, 400, "aliases a JSON-LD keyword", {**like(world, world.eve), "actor": alias_only}
+    )
+    at_id = {"@id": world.victim.url("/notes/1"), "type": "Note", "content": "forged"}
+    await refused(
+        world, 400, "JSON-LD keyword object.@id", {**like(world, world.eve), "object": at_id}
+    )
+    scoped = {"@context": {"by": {"@id": "as:attributedTo", "@context": {"id": "as:url"}}}}
+    await refused(world, 400, "redefines", {**like(world, world.eve), **scoped})
+
+
+async def test_harmless_embedded_contexts_are_read_as_they_are(world):
+    # Lemmy embeds activities with their own (ordinary) @context: accepted unchanged.
+    inner = {**like(world, world.eve, 21), "@context": [AS, "https://w3id.org/security/v1"]}
+    announce = {
+        "@context": AS,
+        "id": world.eve.id + "/announces/21",
+        "type": "Announce",
+        "actor": world.eve.id,
+        "object": inner,
+    }
+    got, body = await world.post(announce)
+    assert (got, body) == (202, {"status": "accepted"})
+    [message] = await world.target.fed.queue.receive(lease=30)
+    assert message.body["activity"] == announce
+
+
+@pytest.mark.parametrize("prefix", ["as:", "https://www.w3.org/ns/activitystreams#"])
+@pytest.mark.parametrize("kind", ["Create", "Update", "Delete", "Undo"])
+async def test_type_iris_meet_the_same_origin_rules(world, prefix, kind):
+    foreign = {
+        "id": world.victim.url("/notes/1"),
+        "type": "Note",
+        "attributedTo": world.vic.id,
+        "content": "forged",
+    }
+    if kind == "Undo":
+        foreign = {"id": world.vic.id + "/follows/1", "type": "Follow", "actor": world.vic.id}
+    document = {
+        "@context": AS,
+        "id": f"{world.eve.id}/{kind.lower()}/iri",
+        "type": prefix + kind,
+        "actor": world.eve.id,
+        "object": foreign,
+    }
+    await refused(world, 403, "is not on the actor's origin", document)
+
+
+async def test_announce_spelled_as_an_iri_still_strips_a_foreign_embed(world):
+    announce = {
+        "@context": AS,
+        "id": world.eve.id + "/announces/iri",
+        "type": "https://www.w3.org/ns/activitystreams#Announce",
+        "actor": world.eve.id,
+        "object": {"id": world.victim.url("/notes/1"), "type": "Note", "content": "forged"},
+    }
+    assert (await world.post(announce))[0] == 202
+    [message] = await world.target.fed.queue.receive(lease=30)
+    assert message.body["activity"]["object"] == world.victim.url("/notes/1")
+
+
+# -- a signature is bound to this server -----------------------------------------------------
+
+
+def _for_another_server(world, document, *, scheme="cavage"):
+    """eve's genuine delivery of ``document`` to b.test, as captured there."""
+    elsewhere = world.victim.url("/users/vic/inbox")
+    body = json.dumps(document).encode()
+    request = HttpRequest("POST", elsewhere, [("Content-Type", "application/activity+json")], body)
+    if scheme == "cavage":
+        return sign_cavage(request, world.eve.rsa, world.eve.key_id, now=time.time())
+    return sign_rfc9421(request, world.eve.ed25519, world.eve.ed_key_id, now=time.time())
+
+
+@pytest.mark.parametrize("scheme", ["cavage", "rfc9421"])
+async def test_a_delivery_to_another_server_cannot_be_replayed_here(world, scheme):
+    captured = _for_another_server(world, like(world, world.eve, 31), scheme=scheme)
+    # Byte for byte, Host naming b.test, sent to our port on our inbox path.
+    path = urlsplit(world.inbox).path
+    replay = HttpRequest(
+        "POST",
+        f"{world.victim.origin}{path}",
+        list(captured.headers.items()),
+        captured.body,
+    )
+    status, body = await send_raw(world.target.port, replay)
+    assert status == 401, body
+    assert "not to this server" in body["error"]
+    assert await queued(world) == 0
+    # The same request genuinely addressed to us is fine (the check is not a blanket refusal).
+    ours = HttpRequest(
+        "POST", world.inbox, [("Content-Type", "application/activity+json")], captured.body
+    )
+    signed = sign_cavage(ours, world.eve.rsa, world.eve.key_id, now=time.time())
+    status, body = await send_raw(world.target.port, signed)
+    assert (status, body) == (202, {"status": "accepted"})
+
+
+async def test_signed_get_for_another_server_is_refused(start_node, start_server):
+    node = await start_node("a.test", users={"alice": "Alice"}, worker=False, authorized_fetch=True)
+    evil = await start_server("c.test")
+    eve = serve_actor(evil, "eve", keys_for("eve"))
+    path = urlsplit(node.actor("alice")).path
+    headers = [("Accept", "application/activity+json")]
+    for url, expected in ((f"http://b.test:{node.port}{path}", 401), (node.actor("alice"), 200)):
+        request = sign_cavage(
+            HttpRequest("GET", url, headers, b""), eve.rsa, eve.key_id, now=time.time()
+        )
+        status, body = await send_raw(node.port, request)
+        assert status == expected, body
+        if expected == 401:
+            assert "not to this server" in body["error"]
+
+
+async def test_a_proxy_host_is_trusted_only_when_configured(start_node, start_server):
+    evil = await start_server("c.test")
+    eve = serve_actor(evil, "eve", keys_for("eve"))
+    for trusted, expected in ((False, 401), (True, 202)):
+        node = await start_node(
+            "a.test", users={"alice": "Alice"}, worker=False, trust_forwarded_host=trusted
+        )
+        inbox = node.fed.uri("inbox", handle="alice")
+        document = {
+            "@context": AS,
+            "id": f"{eve.id}/likes/proxy-{trusted}",
+            "type": "Like",
+            "actor": eve.id,
+            "object": node.note_uri("1"),
+        }
+        body = json.dumps(document).encode()
+        signed = sign_cavage(
+            HttpRequest("POST", inbox, [("Content-Type", "application/activity+json")], body),
+            eve.rsa,
+            eve.key_id,
+            now=time.time(),
+        )
+        # The proxy rewrote Host to its upstream name and kept the public one aside.
+        headers = [(k, v) for k, v in signed.headers.items() if k.lower() != "host"]
+        headers += [
+            ("Host", "upstream.internal:8000"),
+            ("X-Forwarded-Host", urlsplit(inbox).netloc),
+        ]
+        sent = HttpRequest("POST", inbox, headers, body)
+        status, answer = await send_raw(node.port, sent)
+        assert status == expected, answer
+
+
+# -- replays and freshness -------------------------------------------------------------------
+
+
+async def test_an_activity_is_applied_once_across_all_our_inboxes(world):
+    proved = create_proof(like(world, world.eve, 41), world.eve.ed25519, world.eve.ed_key_id)
+    shared = world.target.fed.uri("shared_inbox")
+    assert await world.post(proved, signer=world.mallory, url=shared) == (
+        202,
+        {"status": "accepted"},
+    )
+    assert await world.post(proved, signer=world.mallory) == (202, {"status": "duplicate"})
+    assert await queued(world) == 1
+
+
+async def test_an_old_proof_is_refused(world):
+    old = time.time() - 25 * 365 * 86400
+    proved = create_proof(
+        like(world, world.eve, 42), world.eve.ed25519, world.eve.ed_key_id, now=old
+    )
+    await refused(world, 401, "proof", proved, signer=world.mallory)
+
+
+async def test_a_signature_cannot_extend_its_own_life(world):
+    month_ago = time.time() - 30 * 86400
+    document = like(world, world.eve, 43)
+    request = HttpRequest(
+        "POST",
+        world.inbox,
+        [("Content-Type", "application/activity+json")],
+        json.dumps(document).encode(),
+    )
+    signed = sign_cavage(
+        request,
+        world.eve.rsa,
+        world.eve.key_id,
+        algorithm="hs2019",
+        headers=["(request-target)", "host", "(created)", "(expires)", "digest"],
+        now=month_ago,
+        expires_in=10 * 365 * 86400,
+    )
+    status, body = await send_raw(world.target.port, signed)
+    assert status == 401, body
+    assert await queued(world) == 0
+
+
+# -- bounded work before authentication ------------------------------------------------------
+
+
+async def test_many_inline_contexts_are_refused_before_any_jsonld_work(world):
+    crowd = [{"@context": {f"t{i}": f"https://x.test/{i}"}, "name": "x"} for i in range(1_000)]
+    document = {**like(world, world.eve, 51), "attachment": crowd}
+    await refused(world, 400, "over 64 @context entries", document)
+    # Spelled with an escape the raw count cannot see: the walk counts it.
+    escaped = json.dumps(document).replace('"@context"', '"\\u0040context"').encode()
+    await refused(world, 400, "over 64 @context entries", escaped)
+    big = {**like(world, world.eve, 52), "tag": [{"k": i} for i in range(5_000)]}
+    await refused(world, 400, "over 4096 objects", big)
+    many = {**like(world, world.eve, 53), "content": [[[[i]]] for i in range(20_000)]}
+    await refused(world, 400, "over 65536 values", many)
+
+
+async def test_an_ld_signature_older_than_the_replay_memory_is_refused(world):
+    # An LD signature vouches for a document, not a delivery; but one older than the
+    # inbox remembers activity ids (7 days) could replay a deleted post: refused.
+    old = time.time() - 8 * 86400
+    ld = sign_ld_signature(like(world, world.eve, 44), world.eve.rsa, world.eve.key_id, now=old)
+    await refused(world, 401, "LD signature created", ld, signer=world.mallory)
+    fresh = sign_ld_signature(like(world, world.eve, 45), world.eve.rsa, world.eve.key_id)
+    assert (await world.post(fresh, signer=world.mallory))[0] == 202

@@ -10,7 +10,7 @@ handlers and deliveries.  See ``docs/federation.md``.
 
 from activitypub_kit.server.asgi import FederationApp, FederationMiddleware, wants_activitypub
 from activitypub_kit.server.authenticate import Authenticated, Authenticator
-from activitypub_kit.server.collections import CollectionRoute, Page
+from activitypub_kit.server.collections import CollectionRoute, Page, offset_cursor
 from activitypub_kit.server.context import Context
 from activitypub_kit.server.federation import INSTANCE, Federation
 from activitypub_kit.server.inbox import Inbox, InboxAnswer
@@ -23,6 +23,7 @@ __all__ = [
     "Context",
     "Page",
     "CollectionRoute",
+    "offset_cursor",
     "KeyPair",
     "Inbox",
     "InboxAnswer",

@@ -3,12 +3,18 @@
 * ``GET``/``HEAD`` on an actor, object or collection route with an ActivityPub ``Accept``
   (``application/activity+json`` or ``application/ld+json``) is answered with JSON; any other
   ``Accept`` falls through to the host application (``fallback``), so the same URL can
-  render HTML.  Without a fallback such requests get ``406``.
+  render HTML; the fallback's answer gets ``Vary: Accept`` too, so that a shared cache
+  never serves that HTML to an ActivityPub fetcher.  Without a fallback such requests get
+  ``406``.
 * ``POST`` on an inbox runs the inbox pipeline (:mod:`~activitypub_kit.server.inbox`) after
   reading the body within ``max_body_size`` (``413`` otherwise).
 * WebFinger and NodeInfo are served from the actor dispatcher.
 * Authorized fetch: every served document except the instance actor needs a valid signed
   ``GET`` (``401`` otherwise; ``403`` for a blocked signer).
+* Errors: an :class:`~activitypub_kit.errors.ActivityPubError` (from the library or from a
+  dispatcher) is answered ``{"error": message}`` with its ``http_status``; any other
+  exception raised while answering (say, in a dispatcher) is logged with its traceback on
+  the ``activitypub_kit.server`` logger and answered ``500 {"error": "internal error"}``.
 
 Use it alone (``uvicorn module:app`` with ``app = fed.asgi()``; its lifespan runs a queue
 worker), mount it with ``Mount("/", fed.asgi())``, or wrap a host application with
@@ -18,7 +24,9 @@ worker), mount it with ``Mount("/", fed.asgi())``, or wrap a host application wi
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
@@ -30,7 +38,7 @@ from activitypub_kit.errors import (
     UnauthenticatedActivityError,
 )
 from activitypub_kit.server import documents
-from activitypub_kit.signatures import request_from_asgi
+from activitypub_kit.signatures import HttpRequest, request_from_asgi
 from activitypub_kit.webfinger.nodeinfo import content_type as nodeinfo_content_type
 from activitypub_kit.webfinger.nodeinfo import well_known
 
@@ -44,6 +52,16 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 ACTIVITY_TYPE = "application/activity+json"
 _AP_TYPES = ("application/activity+json", "application/ld+json")
+
+logger = logging.getLogger("activitypub_kit.server")
+
+
+class _Fallback(enum.Enum):
+    """A request the host application answers: no federation route, or a negotiated one."""
+
+    PLAIN = "plain"
+    #: A content-negotiated URL (actor, object, collection) asked for as something else.
+    NEGOTIATED = "negotiated"
 
 
 def wants_activitypub(accept: str) -> bool:
@@ -141,9 +159,13 @@ class FederationApp:
             response = await self._route(scope, receive, path)
         except ActivityPubError as exc:
             response = Response.error(exc.http_status, exc.message)
-        if response is None:
+        except Exception:
+            logger.exception("%s %s failed", scope["method"], path)
+            response = Response.error(500, "internal error")
+        if isinstance(response, _Fallback):
             if self.fallback is not None:
-                await self.fallback(scope, receive, send)
+                negotiated = response is _Fallback.NEGOTIATED
+                await self.fallback(scope, receive, vary_accept(send) if negotiated else send)
                 return
             response = Response.error(404, "not found")
         await response.send(send, head=scope["method"] == "HEAD")
@@ -163,7 +185,7 @@ class FederationApp:
             await receive()
         await send({"type": "lifespan.shutdown.complete"})
 
-    async def _route(self, scope: Scope, receive: Receive, path: str) -> Response | None:
+    async def _route(self, scope: Scope, receive: Receive, path: str) -> Response | _Fallback:
         fed = self.federation
         method = scope["method"]
         if path == "/.well-known/webfinger":
@@ -184,14 +206,16 @@ class FederationApp:
         if inbox is not None and method == "POST":
             return await self._inbox(scope, receive, inbox[0], inbox[1])
         if method not in ("GET", "HEAD"):
-            return None if inbox is None else Response.error(405, "an inbox accepts POST only")
+            if inbox is None:
+                return _Fallback.PLAIN
+            return Response.error(405, "an inbox accepts POST only")
         target = self._match_document(path)
         if target is None:
-            return None
+            return _Fallback.PLAIN
         if not wants_activitypub(_header(scope, b"accept")):
             if self.fallback is not None:
-                return None
-            return Response.error(406, f"this URL serves {ACTIVITY_TYPE}")
+                return _Fallback.NEGOTIATED
+            return Response.error(406, f"this URL serves {ACTIVITY_TYPE}")  # Vary: Accept
         kind, name, params = target
         ctx = fed.context()
         if fed.authorized_fetch and kind != "instance":
@@ -255,13 +279,13 @@ class FederationApp:
                 or await fed.actor_dispatcher(fed.context(), handle) is None
             ):
                 return Response.error(404, f"no actor {handle} here")
-        request = request_from_asgi(scope, body, scheme=_public_scheme(fed.origin))
+        request = _signed_request(fed, scope, body)
         answer = await fed.inbox.receive(request, handle)
         return Response.json(answer.status, answer.body, "application/json")
 
     async def _authorize(self, scope: Scope) -> Response | None:
         fed = self.federation
-        request = request_from_asgi(scope, b"", scheme=_public_scheme(fed.origin))
+        request = _signed_request(fed, scope, b"")
         try:
             signed = await fed.authenticator.http_signer(request)
         except UnauthenticatedActivityError as exc:
@@ -277,6 +301,50 @@ class FederationApp:
             if await _call(fed.is_blocked, key.owner):
                 return Response.error(403, f"the domain of {key.owner} is blocked here")
         return None
+
+
+def vary_accept(send: Send) -> Send:
+    """``send`` with ``Accept`` added to the ``Vary`` header of the response it starts.
+
+    An existing ``Vary`` header is extended (``Vary: Cookie`` becomes ``Vary: Cookie,
+    Accept``); one that already names ``Accept`` (or ``*``) is left alone.
+    """
+
+    async def send_varying(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": _with_vary_accept(message.get("headers", ()))}
+        await send(message)
+
+    return send_varying
+
+
+def _with_vary_accept(headers: Any) -> list[tuple[bytes, bytes]]:
+    pairs = [(bytes(name), bytes(value)) for name, value in headers]
+    varies = [i for i, (name, _) in enumerate(pairs) if name.lower() == b"vary"]
+    tokens = {token.strip().lower() for i in varies for token in pairs[i][1].split(b",")}
+    if b"accept" in tokens or b"*" in tokens:
+        return pairs
+    if not varies:
+        return [*pairs, (b"vary", b"Accept")]
+    first = varies[0]
+    name, value = pairs[first]
+    pairs[first] = (name, value + b", Accept" if value.strip() else b"Accept")
+    return pairs
+
+
+def _signed_request(fed: Federation, scope: Scope, body: bytes) -> HttpRequest:
+    """The request as its signer saw it.
+
+    Our public scheme, and the public host (the last ``X-Forwarded-Host`` value, which our
+    proxy added) when the operator trusts the proxy.
+    """
+    if fed.trust_forwarded_host:
+        forwarded = _header(scope, b"x-forwarded-host").rsplit(",", 1)[-1].strip()
+        if forwarded:
+            headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"host"]
+            headers.append((b"host", forwarded.encode("latin-1")))
+            scope = {**scope, "headers": headers}
+    return request_from_asgi(scope, body, scheme=_public_scheme(fed.origin))
 
 
 def _public_scheme(origin: str) -> str:
@@ -298,4 +366,10 @@ class FederationMiddleware:
         await self.app(scope, receive, send)
 
 
-__all__ = ["FederationApp", "FederationMiddleware", "wants_activitypub", "read_body"]
+__all__ = [
+    "FederationApp",
+    "FederationMiddleware",
+    "wants_activitypub",
+    "read_body",
+    "vary_accept",
+]

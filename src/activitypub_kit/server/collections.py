@@ -4,6 +4,10 @@ A dispatcher answers ``(ctx, cursor, **params) -> Page | None``; ``cursor`` is `
 the first page and the ``next`` of the previous page afterwards.  A collection whose first
 page has no ``next`` is served whole (``orderedItems`` inline); otherwise the collection
 embeds its first page and links the next ones as ``?cursor=...``.
+
+Cursors come from the query string, so from anyone: a dispatcher whose cursors are offsets
+reads them with :func:`offset_cursor`, which refuses anything else with
+:class:`~activitypub_kit.errors.InvalidCursorError` (served as ``400``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from activitypub_kit.delivery.planning import Recipient
+from activitypub_kit.errors import InvalidCursorError
 from activitypub_kit.models import ASModel
 from activitypub_kit.server.routes import UrlTemplate
 
@@ -59,6 +64,37 @@ class CollectionRoute:
         """
         self.lister = fn
         return fn
+
+
+#: The largest offset :func:`offset_cursor` accepts unless told otherwise.
+MAX_OFFSET = 1_000_000_000
+
+
+def offset_cursor(cursor: str | None, *, maximum: int = MAX_OFFSET) -> int:
+    """The offset an offset cursor stands for; ``None`` and ``""`` (the first page) are ``0``.
+
+    Only a plain non-negative decimal integer (ASCII digits: no sign, space, underscore,
+    exponent or fraction) of at most ``maximum`` is accepted; anything else raises
+    :class:`~activitypub_kit.errors.InvalidCursorError`, which the server answers with
+    ``400 {"error": ...}``::
+
+        @fed.followers("/users/{handle}/followers")
+        async def followers(ctx, cursor, handle):
+            start = offset_cursor(cursor)
+            ...
+            return Page(items, next=str(start + 100) if more else None)
+    """
+    if not cursor:
+        return 0
+    if not (cursor.isascii() and cursor.isdigit()):
+        shown = repr(cursor[:40]) + ("..." if len(cursor) > 40 else "")
+        raise InvalidCursorError(
+            f"cursor {shown} is not a non-negative decimal integer", cursor=cursor
+        )
+    digits = cursor.lstrip("0") or "0"
+    if len(digits) > len(str(maximum)) or int(digits) > maximum:
+        raise InvalidCursorError(f"cursor is over the largest offset, {maximum}", cursor=cursor)
+    return int(digits)
 
 
 def item_json(item: Any) -> Any:
@@ -116,4 +152,4 @@ def render_page(route: CollectionRoute, uri: str, cursor: str, page: Page) -> di
     return document
 
 
-__all__ = ["Page", "CollectionRoute", "item_json", "page_url"]
+__all__ = ["Page", "CollectionRoute", "MAX_OFFSET", "offset_cursor", "item_json", "page_url"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from activitypub_kit.errors import InvalidHandleError, RouteError
+from activitypub_kit.errors import InvalidCursorError, InvalidHandleError, RouteError
 from activitypub_kit.models import ASModel, Tombstone
 from activitypub_kit.models.jsonld import default_context
 from activitypub_kit.server.collections import CollectionRoute, render_collection, render_page
@@ -105,9 +105,16 @@ async def collection_document(
     params: dict[str, str],
     cursor: str | None,
 ) -> Answer:
-    """The collection (``cursor is None``) or one of its pages."""
+    """The collection (``cursor is None``) or one of its pages.
+
+    A cursor the dispatcher refuses (:class:`~activitypub_kit.errors.InvalidCursorError`,
+    e.g. from :func:`~activitypub_kit.server.collections.offset_cursor`) is a ``400``.
+    """
     uri = fed.uri(f"collection:{route.name}", **params)
-    page = await route.dispatcher(ctx, cursor or None, **params)
+    try:
+        page = await route.dispatcher(ctx, cursor or None, **params)
+    except InvalidCursorError as exc:
+        return exc.http_status, {"error": exc.message}
     if page is None:
         return 404, {"error": "no such collection"}
     if cursor is not None:

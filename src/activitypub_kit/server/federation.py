@@ -18,9 +18,9 @@ from activitypub_kit.models import ASModel
 from activitypub_kit.server.authenticate import Authenticator
 from activitypub_kit.server.collections import CollectionRoute, Page, PageDispatcher
 from activitypub_kit.server.context import Context
-from activitypub_kit.server.inbox import Inbox
+from activitypub_kit.server.inbox import Inbox, seen_key
 from activitypub_kit.server.keys import KeyPair, key_pairs_for, stored_keys
-from activitypub_kit.server.parsing import origin_of, single_id
+from activitypub_kit.server.parsing import DEFAULT_LIMITS, DocumentLimits, origin_of, single_id
 from activitypub_kit.server.routes import UrlTemplate
 from activitypub_kit.signatures import DoubleKnock, HttpxSigner, PrivateKey
 from activitypub_kit.storage import MemoryQueue, MemoryStore, Worker
@@ -34,6 +34,9 @@ ObjectDispatcher = Callable[..., Awaitable[ASModel | None]]
 KeyPairsDispatcher = Callable[[Context, str], Awaitable[Sequence[PrivateKey]]]
 NodeInfoDispatcher = Callable[[Context], Awaitable[NodeInfo]]
 BlockHook = Callable[[str], bool | Awaitable[bool]]
+
+#: Shortest ``idempotency_ttl``: 12 h of signature lifetime plus an hour of clock skew.
+MIN_IDEMPOTENCY_TTL = 13 * 3600.0
 
 #: The ``key_ref`` of the instance actor's keys.
 INSTANCE = "*instance*"
@@ -51,6 +54,15 @@ class Federation:
     ``allow_local_handles`` (off by default; development and loopback tests only) serves
     WebFinger for origins on ``localhost`` or an IPv4 literal (``acct:alice@127.0.0.1:8080``),
     which production refuses as handles.
+
+    Signed requests (inbox POSTs, authorized-fetch GETs) must be addressed to one of
+    ``origin``: the signed ``Host`` / ``@authority`` / ``@target-uri`` of a request to
+    another server is refused, so a delivery to someone else cannot be replayed here.
+    Behind a reverse proxy that rewrites ``Host``, set ``trust_forwarded_host`` to read the
+    public host from the last ``X-Forwarded-Host`` value instead (only when the proxy sets
+    it: a client can send one too).  ``limits`` bounds every inbox document
+    (:class:`~activitypub_kit.server.parsing.DocumentLimits`); ``idempotency_ttl`` is how long
+    an activity id is remembered, at least as long as any signature is accepted.
     """
 
     def __init__(
@@ -66,10 +78,11 @@ class Federation:
         shared_inbox_path: str = "/inbox",
         instance_actor_path: str = "/actor",
         max_body_size: int = 1024 * 1024,
-        max_depth: int = 48,
+        limits: DocumentLimits = DEFAULT_LIMITS,
         idempotency_ttl: float = 7 * 86400.0,
         software: NodeInfoSoftware | None = None,
         allow_local_handles: bool = False,
+        trust_forwarded_host: bool = False,
     ) -> None:
         origins = [origin] if isinstance(origin, str) else list(origin)
         if not origins:
@@ -87,8 +100,14 @@ class Federation:
         self.authorized_fetch = authorized_fetch
         self.is_blocked = is_blocked
         self.max_body_size = max_body_size
-        self.max_depth = max_depth
+        self.limits = limits
+        if idempotency_ttl < MIN_IDEMPOTENCY_TTL:
+            raise RouteError(
+                f"idempotency_ttl must be at least {MIN_IDEMPOTENCY_TTL:.0f}s (the longest time"
+                " a signature or proof is accepted), or a replay is applied again"
+            )
         self.idempotency_ttl = idempotency_ttl
+        self.trust_forwarded_host = trust_forwarded_host
         self.allow_local_handles = allow_local_handles
         self.software = software or NodeInfoSoftware(name="activitypub-kit", version="0")
         self.templates: dict[str, UrlTemplate] = {
@@ -104,7 +123,9 @@ class Federation:
         self.inbox = Inbox(self)
         self.resolver = Resolver(self.client, local_origins=self.origins)
         self.keys = KeyResolver(self.resolver)
-        self.authenticator = Authenticator(self.keys)
+        self.authenticator = Authenticator(
+            self.keys, origins=self.origins, ld_signature_max_age=idempotency_ttl
+        )
         self.outbox = Outbox(
             queue=self.queue,
             store=self.store,
@@ -323,7 +344,7 @@ class Federation:
         Queued like a verified remote activity arriving in the shared inbox (method
         ``local``), and applied once per activity id like every inbox activity.
         """
-        seen = ("server", "inbox-seen", "*shared*", str(activity["id"]))
+        seen = seen_key(str(activity["id"]))
         if not await self.store.cas(seen, None, True, ttl=self.idempotency_ttl):
             return
         try:

@@ -3,15 +3,22 @@
 Pipeline, in order, each step answering with a precise status and ``{"error": reason}``:
 
 1. body size limit (413, enforced while reading by the ASGI layer);
-2. parse: UTF-8, JSON, depth, an object, no redefined ActivityStreams terms, id/type/actor
-   (400, :mod:`~activitypub_kit.server.parsing`);
-3. signature: HTTP signature, FEP-8b32 proof or LD signature (401);
+2. parse: UTF-8, JSON, bounded size (depth, objects, values, contexts), no ``@context``
+   anywhere that redefines ActivityStreams terms or aliases a keyword, no ``@id``
+   property, id/type/actor, a valid activity for the models read as plain JSON (400,
+   :mod:`~activitypub_kit.server.parsing`);
+3. signature: HTTP signature addressed to one of our origins, FEP-8b32 proof within its
+   freshness window, or LD signature (401);
 4. the key's owner is the activity's actor (401) — before anything else looks at the
    activity (:mod:`~activitypub_kit.server.authenticate`);
-5. origin rules (403, or 202 without effect, :mod:`~activitypub_kit.server.origins`);
+5. origin rules, on type names unified by :func:`~activitypub_kit.models.type_names`
+   (403, or 202 without effect, :mod:`~activitypub_kit.server.origins`);
 6. the domain-block policy hook (403);
-7. idempotency: an activity id is applied once per inbox (202, no effect, on a repeat);
-8. enqueue, then answer 202; the handler runs in a worker, retried on failure.
+7. idempotency: an activity id is applied once, whichever of our inboxes it reaches
+   (202, no effect, on a repeat);
+8. enqueue the very document steps 3-7 checked, then answer 202; the handler runs in a
+   worker on that document, read the same way (``parse(..., normalise=False)``), and is
+   retried on failure.
 """
 
 from __future__ import annotations
@@ -85,9 +92,9 @@ class Inbox:
         """
         fed = self._federation
         try:
-            document = decode_activity(request.body, max_depth=fed.max_depth)
+            document = decode_activity(request.body, limits=fed.limits)
             try:
-                parse(document)
+                parse(document, normalise=False)
             except ActivityPubError as exc:
                 raise InvalidActivityError(f"not a valid activity: {exc}") from None
             actor = single_id(document["actor"])
@@ -102,8 +109,7 @@ class Inbox:
         except ActivityPubError as exc:
             status = exc.http_status if 400 <= exc.http_status < 600 else 400
             return InboxAnswer(status, {"error": exc.message})
-        name = inbox if inbox is not None else "*shared*"
-        seen = ("server", "inbox-seen", name, document["id"])
+        seen = seen_key(document["id"])
         if not await fed.store.cas(seen, None, True, ttl=fed.idempotency_ttl):
             return InboxAnswer(202, {"status": "duplicate"})
         try:
@@ -124,8 +130,17 @@ class Inbox:
         return InboxAnswer(202, {"status": "accepted"})
 
     async def handle(self, body: dict[str, Any]) -> None:
-        """Run the handler of a queued activity (a worker calls this; raising retries)."""
-        activity = parse(body["activity"])
+        """Run the handler of a queued activity (a worker calls this; raising retries).
+
+        The activity is read exactly as :meth:`receive` checked it: as plain JSON, never
+        compacted (a document that would need it was refused there).
+        """
+        try:
+            activity = parse(body["activity"], normalise=False)
+        except ActivityPubError as exc:
+            # Queued before this check existed, or altered in the queue: never act on it.
+            logger.warning("queued inbox activity refused", extra={"reason": exc.message})
+            return
         handler = self.handler_for(activity)
         if handler is None:
             logger.debug("no inbox handler", extra={"type": type(activity).__name__})
@@ -134,6 +149,11 @@ class Inbox:
             inbox=body.get("inbox"), signer=body.get("signer"), method=body.get("method")
         )
         await handler(ctx, activity)
+
+
+def seen_key(activity_id: str) -> tuple[str, ...]:
+    """The store key remembering that ``activity_id`` was accepted (by any of our inboxes)."""
+    return ("server", "inbox-seen", activity_id)
 
 
 async def _call(hook: Callable[[str], bool | Awaitable[bool]] | None, actor: str) -> bool:
@@ -145,4 +165,4 @@ async def _call(hook: Callable[[str], bool | Awaitable[bool]] | None, actor: str
     return bool(result)
 
 
-__all__ = ["Inbox", "InboxAnswer", "InboxHandler"]
+__all__ = ["Inbox", "InboxAnswer", "InboxHandler", "seen_key"]

@@ -12,6 +12,9 @@ The authenticated actor vouches only for ids on its own origin:
 * ``Undo``: the undone activity must be on the actor's origin and, if embedded, the actor's;
 * everywhere: an embedded object whose ``id`` is on another origin is replaced by its id,
   for the handler to look up from its own origin.
+
+Types are compared through :func:`~activitypub_kit.models.type_names`, so ``as:Create`` and
+the full ActivityStreams IRI meet the same rules as ``Create``.
 """
 
 from __future__ import annotations
@@ -20,8 +23,7 @@ from typing import Any
 
 from activitypub_kit.errors import FetchError, ForbiddenActivityError, HttpStatusError
 from activitypub_kit.http import Resolver
-from activitypub_kit.http.resolver import types_of
-from activitypub_kit.models.helpers import as_list
+from activitypub_kit.models.helpers import as_list, type_names
 from activitypub_kit.server.parsing import origin_of, single_id
 
 
@@ -54,7 +56,7 @@ async def apply_origin_rules(
     home = origin_of(actor)
     if origin_of(document["id"]) != home:
         raise ForbiddenActivityError(f"activity {document['id']} is not on the actor's origin")
-    kinds = set(types_of(document))
+    kinds = set(type_names(document))
     obj = document.get("object")
     object_id = single_id(obj)
     if kinds & {"Create", "Update", "Delete", "Undo"}:
@@ -106,7 +108,7 @@ async def _check_deleted(object_id: str, resolver: Resolver) -> None:
         raise Dropped(f"cannot confirm the deletion of {object_id}: {error}") from None
     except FetchError as error:
         raise Dropped(f"cannot confirm the deletion of {object_id}: {error}") from None
-    if "Tombstone" not in types_of(current):
+    if "Tombstone" not in type_names(current):
         raise Dropped(f"object {object_id} still exists at its origin")
 
 

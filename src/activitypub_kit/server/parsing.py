@@ -1,12 +1,24 @@
 """Step 2 of the inbox pipeline: bytes to an activity document, or a precise 400.
 
-Order: UTF-8, JSON (no NaN/Infinity), nesting depth, a JSON object, an ``@context`` that
-does not redefine ActivityStreams terms, then the shape every activity needs: a string
-``id`` (an http(s) URL), a ``type``, and exactly one ``actor`` given by id.
+Order, cheapest first: raw byte counts, UTF-8, JSON (no NaN/Infinity), a JSON object, then
+one walk over the whole document that bounds its size (depth, values, ``@context``
+occurrences) and refuses anything whose plain-JSON reading could differ from its JSON-LD
+reading: an ``@context`` *anywhere* (top-level or embedded, at any depth) that redefines
+ActivityStreams terms or aliases a JSON-LD keyword, and the identity keyword ``@id`` (or
+the graph-shaping ``@graph``, ``@reverse``, ``@included``, ``@nest``) used as a property.
+The context of a ``signature`` or ``proof`` block applies to that block alone: there only
+a keyword alias is refused.  Then the shape every activity needs: a string ``id`` (an
+http(s) URL), a ``type``, and exactly one ``actor`` given by id.
+
+The inbox reads every activity as plain JSON, as Mastodon does; these refusals make that
+reading the same as a JSON-LD processor's for everything the pipeline and the handlers act
+on, so no JSON-LD work is ever done before authentication and the document that is checked
+is the document that is handled.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -14,26 +26,119 @@ from urllib.parse import urlsplit
 from pydantic_core import from_json
 
 from activitypub_kit.errors import InvalidActivityError
-from activitypub_kit.models.jsonld import context_redefines_as
+from activitypub_kit.models.jsonld import context_aliases_keyword, context_redefines_as
 
 #: Deepest nesting of arrays and objects an inbox accepts.
 MAX_DEPTH: Final = 48
 
+#: JSON-LD keywords refused as properties: they change an object's identity or the shape of
+#: the graph, so a plain-JSON reader and a JSON-LD reader would see different objects.
+STRUCTURAL_KEYWORDS: Final = frozenset({"@id", "@graph", "@reverse", "@included", "@nest"})
 
-def _too_deep(value: Any, limit: int) -> bool:
-    stack: list[tuple[Any, int]] = [(value, 1)]
+
+@dataclass(frozen=True, slots=True)
+class DocumentLimits:
+    """Bounds on an inbox document, checked in one linear walk before anything else.
+
+    The defaults are far above what real servers send (a Mastodon ``Create`` with every
+    field filled is a few hundred values, an ``Update`` of an actor with many emoji and
+    fields a few thousand) and low enough that building the document costs a few
+    milliseconds.  Before the JSON is even decoded, the raw bytes are counted (``{``,
+    ``,`` and ``"@context"``, at C speed): a body that cannot be within the limits is
+    refused without building a single object.  Characters inside strings count too, which
+    only makes that first check stricter than the exact one, never looser.
+    """
+
+    #: Deepest nesting of arrays and objects.
+    max_depth: int = MAX_DEPTH
+    #: JSON objects in the whole document.
+    max_objects: int = 4096
+    #: Values of any kind (objects, arrays, strings, numbers...) in the whole document.
+    max_values: int = 65_536
+    #: ``@context`` occurrences (the top-level one and every embedded one).
+    max_contexts: int = 64
+
+
+DEFAULT_LIMITS: Final = DocumentLimits()
+
+
+#: Properties whose value is a signature or proof block: its own ``@context`` applies to the
+#: block only and nothing in it is read as ActivityStreams (Fedify sends
+#: ``https://w3id.org/identity/v1`` there), so only a keyword alias is refused in it.
+SEALED_BLOCKS: Final = frozenset({"signature", "proof"})
+
+
+def _check_document(document: dict[str, Any], limits: DocumentLimits) -> None:
+    """The one walk: size bounds, every ``@context``, keyword properties (see the module)."""
+    # (value, depth, inside a signature/proof block).  Objects were counted exactly by
+    # _precount (a structural "{" cannot be escaped); a key spelled "\u0040context" or
+    # values without commas between them were not.
+    stack: list[tuple[Any, int, bool]] = [(document, 1, False)]
+    values = contexts = 0
     while stack:
-        item, depth = stack.pop()
+        item, depth, sealed = stack.pop()
+        values += 1
+        kind = type(item)
+        if kind is dict:
+            if depth > limits.max_depth:
+                raise InvalidActivityError(f"JSON nests deeper than {limits.max_depth} levels")
+            for key, child in item.items():
+                if key[:1] == "@":
+                    if key == "@context":
+                        contexts += 1
+                        if contexts > limits.max_contexts:
+                            raise InvalidActivityError(
+                                f"document holds over {limits.max_contexts} @context entries"
+                            )
+                        judge = context_aliases_keyword if sealed else context_redefines_as
+                        if judge(child):
+                            raise InvalidActivityError(
+                                f"{_path_to(document, item, key)} redefines ActivityStreams"
+                                " terms or aliases a JSON-LD keyword"
+                            )
+                        values += 1
+                        continue
+                    if key in STRUCTURAL_KEYWORDS:
+                        hint = " (write 'id')" if key == "@id" else ""
+                        raise InvalidActivityError(
+                            f"JSON-LD keyword {_path_to(document, item, key)} used as a"
+                            f" property{hint}"
+                        )
+                stack.append((child, depth + 1, sealed or key in SEALED_BLOCKS))
+        elif kind is list:
+            if depth > limits.max_depth:
+                raise InvalidActivityError(f"JSON nests deeper than {limits.max_depth} levels")
+            stack.extend((child, depth + 1, sealed) for child in item)
+        if values > limits.max_values:
+            raise InvalidActivityError(f"document holds over {limits.max_values} values")
+
+
+def _precount(body: bytes, limits: DocumentLimits) -> None:
+    """Refuse bodies whose raw bytes already exceed the limits (no object is built)."""
+    if body.count(b"{") > limits.max_objects:
+        raise InvalidActivityError(f"document holds over {limits.max_objects} objects")
+    if body.count(b",") >= limits.max_values:
+        raise InvalidActivityError(f"document holds over {limits.max_values} values")
+    if body.count(b'"@context"') > limits.max_contexts:
+        raise InvalidActivityError(f"document holds over {limits.max_contexts} @context entries")
+
+
+def _path_to(document: Any, target: dict[str, Any], key: str) -> str:
+    """The dotted path of ``target[key]`` in ``document`` (for an error message only)."""
+    stack: list[tuple[Any, str]] = [(document, "")]
+    while stack:
+        item, path = stack.pop()
+        if item is target:
+            return f"{path}.{key}" if path else key
         if isinstance(item, dict):
-            children: Any = item.values()
+            stack.extend(
+                (child, f"{path}.{name}" if path else name)
+                for name, child in item.items()
+                if name != "@context"
+            )
         elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
+            stack.extend((child, f"{path}[{index}]") for index, child in enumerate(item))
+    return key  # pragma: no cover - target is always inside document
 
 
 def is_http_url(value: Any) -> bool:
@@ -58,11 +163,12 @@ def single_id(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def decode_activity(body: bytes, *, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
+def decode_activity(body: bytes, *, limits: DocumentLimits = DEFAULT_LIMITS) -> dict[str, Any]:
     """Decode and shape-check an inbox body (see the module docstring).
 
     :raises InvalidActivityError: naming the first rule the body breaks.
     """
+    _precount(body, limits)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -72,15 +178,14 @@ def decode_activity(body: bytes, *, max_depth: int = MAX_DEPTH) -> dict[str, Any
     except ValueError as exc:
         reason = str(exc)
         if "recursion" in reason.lower():
-            raise InvalidActivityError(f"JSON nests deeper than {max_depth} levels") from None
+            raise InvalidActivityError(
+                f"JSON nests deeper than {limits.max_depth} levels"
+            ) from None
         raise InvalidActivityError(f"body is not JSON: {reason}") from None
     if not isinstance(document, dict):
         kind = "an array" if isinstance(document, list) else "a scalar"
         raise InvalidActivityError(f"an activity must be a JSON object, not {kind}")
-    if _too_deep(document, max_depth):
-        raise InvalidActivityError(f"JSON nests deeper than {max_depth} levels")
-    if "@context" in document and context_redefines_as(document["@context"]):
-        raise InvalidActivityError("@context redefines ActivityStreams terms")
+    _check_document(document, limits)
     if not is_http_url(document.get("id")):
         raise InvalidActivityError("activity id must be an absolute http(s) URL")
     kind_value = document.get("type")
@@ -116,4 +221,14 @@ def _origin_of(url: str) -> tuple[str, str, int] | None:
     return parts.scheme, parts.hostname.lower(), port or (443 if parts.scheme == "https" else 80)
 
 
-__all__ = ["MAX_DEPTH", "decode_activity", "is_http_url", "origin_of", "single_id"]
+__all__ = [
+    "MAX_DEPTH",
+    "STRUCTURAL_KEYWORDS",
+    "SEALED_BLOCKS",
+    "DocumentLimits",
+    "DEFAULT_LIMITS",
+    "decode_activity",
+    "is_http_url",
+    "origin_of",
+    "single_id",
+]
