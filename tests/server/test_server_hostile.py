@@ -668,3 +668,28 @@ async def test_an_ld_signature_older_than_the_replay_memory_is_refused(world):
     await refused(world, 401, "LD signature created", ld, signer=world.mallory)
     fresh = sign_ld_signature(like(world, world.eve, 45), world.eve.rsa, world.eve.key_id)
     assert (await world.post(fresh, signer=world.mallory))[0] == 202
+
+
+async def test_a_follow_replayed_after_its_undo_is_a_duplicate(world):
+    follow = {
+        "@context": AS,
+        "id": world.eve.id + "/follows/61",
+        "type": "Follow",
+        "actor": world.eve.id,
+        "object": world.target.actor("alice"),
+    }
+    undo = {
+        "@context": AS,
+        "id": world.eve.id + "/follows/61/undo",
+        "type": "Undo",
+        "actor": world.eve.id,
+        "object": follow,
+    }
+    captured = create_proof(follow, world.eve.ed25519, world.eve.ed_key_id)
+    assert await world.post(captured, signer=world.mallory) == (202, {"status": "accepted"})
+    assert (await world.post(undo))[0] == 202
+    # mallory replays the proof-signed Follow (to the shared inbox this time).
+    shared = world.target.fed.uri("shared_inbox")
+    again = await world.post(captured, signer=world.mallory, url=shared)
+    assert again == (202, {"status": "duplicate"})
+    assert await queued(world) == 2

@@ -70,47 +70,46 @@ SEALED_BLOCKS: Final = frozenset({"signature", "proof"})
 
 def _check_document(document: dict[str, Any], limits: DocumentLimits) -> None:
     """The one walk: size bounds, every ``@context``, keyword properties (see the module)."""
-    # (value, depth, inside a signature/proof block).  Objects were counted exactly by
-    # _precount (a structural "{" cannot be escaped); a key spelled "\u0040context" or
-    # values without commas between them were not.
+    # Containers only, as (value, depth, inside a signature/proof block); scalars are
+    # counted by their container.  Objects were counted exactly by _precount (a structural
+    # "{" cannot be escaped); a key spelled "\u0040context", or values without commas
+    # between them ([[[1]]]), were not.
     stack: list[tuple[Any, int, bool]] = [(document, 1, False)]
-    values = contexts = 0
+    values = 1
+    contexts = 0
     while stack:
         item, depth, sealed = stack.pop()
-        values += 1
-        kind = type(item)
-        if kind is dict:
-            if depth > limits.max_depth:
-                raise InvalidActivityError(f"JSON nests deeper than {limits.max_depth} levels")
-            for key, child in item.items():
-                if key[:1] == "@":
-                    if key == "@context":
-                        contexts += 1
-                        if contexts > limits.max_contexts:
-                            raise InvalidActivityError(
-                                f"document holds over {limits.max_contexts} @context entries"
-                            )
-                        judge = context_aliases_keyword if sealed else context_redefines_as
-                        if judge(child):
-                            raise InvalidActivityError(
-                                f"{_path_to(document, item, key)} redefines ActivityStreams"
-                                " terms or aliases a JSON-LD keyword"
-                            )
-                        values += 1
-                        continue
-                    if key in STRUCTURAL_KEYWORDS:
-                        hint = " (write 'id')" if key == "@id" else ""
-                        raise InvalidActivityError(
-                            f"JSON-LD keyword {_path_to(document, item, key)} used as a"
-                            f" property{hint}"
-                        )
-                stack.append((child, depth + 1, sealed or key in SEALED_BLOCKS))
-        elif kind is list:
-            if depth > limits.max_depth:
-                raise InvalidActivityError(f"JSON nests deeper than {limits.max_depth} levels")
-            stack.extend((child, depth + 1, sealed) for child in item)
+        if depth > limits.max_depth:
+            raise InvalidActivityError(f"JSON nests deeper than {limits.max_depth} levels")
+        values += len(item)
         if values > limits.max_values:
             raise InvalidActivityError(f"document holds over {limits.max_values} values")
+        if type(item) is list:
+            stack.extend((c, depth + 1, sealed) for c in item if type(c) is dict or type(c) is list)
+            continue
+        for key, child in item.items():
+            if key[:1] == "@":
+                if key == "@context":
+                    contexts += 1
+                    if contexts > limits.max_contexts:
+                        raise InvalidActivityError(
+                            f"document holds over {limits.max_contexts} @context entries"
+                        )
+                    judge = context_aliases_keyword if sealed else context_redefines_as
+                    if judge(child):
+                        raise InvalidActivityError(
+                            f"{_path_to(document, item, key)} redefines ActivityStreams"
+                            " terms or aliases a JSON-LD keyword"
+                        )
+                    continue
+                if key in STRUCTURAL_KEYWORDS:
+                    hint = " (write 'id')" if key == "@id" else ""
+                    raise InvalidActivityError(
+                        f"JSON-LD keyword {_path_to(document, item, key)} used as a property{hint}"
+                    )
+            kind = type(child)
+            if kind is dict or kind is list:
+                stack.append((child, depth + 1, sealed or key in SEALED_BLOCKS))
 
 
 def _precount(body: bytes, limits: DocumentLimits) -> None:
