@@ -225,28 +225,10 @@ def _inline_redefines(context: dict[str, Any]) -> bool:
 def _judge_inline(context: dict[str, Any]) -> bool:
     if "@vocab" in context and context["@vocab"] not in _HARMLESS_VOCAB:
         return True
-    if "@import" in context:
+    if "@import" in context or _aliases_keyword_or_scopes(context):
         return True
     terms = _GUARDED or _guarded_terms()
-    for term, definition in context.items():
-        expected = terms.get(term)
-        if expected is not None:
-            if _iri(definition, context) != expected:
-                return True
-            continue
-        kind = type(definition)
-        if kind is str:
-            if definition[:1] == "@" and term[:1] != "@":
-                return True  # an alias of a keyword
-        elif kind is dict:
-            iri = definition.get("@id")
-            if type(iri) is str and iri[:1] == "@":
-                return True  # an alias of a keyword
-            if "@reverse" in definition:
-                return True
-            if "@context" in definition and context_redefines_as(definition["@context"]):
-                return True
-    return False
+    return any(_iri(context[term], context) != terms[term] for term in terms.keys() & context)
 
 
 def _protected(item: Any) -> bool:
