@@ -258,6 +258,38 @@ def test_model_validate_dispatches_within_the_class():
     assert type(Activity.model_validate_json(b'{"type": "Follow"}')).__name__ == "Follow"
 
 
+UNSUPPORTED = [
+    ("strict", True),
+    ("strict", False),
+    ("context", {"request": "r"}),
+    ("by_alias", False),
+    ("by_name", True),
+    ("extra", "forbid"),
+    ("extra", "ignore"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), [*UNSUPPORTED, ("from_attributes", True)])
+def test_model_validate_refuses_pydantic_options_it_cannot_honour(name, value):
+    with pytest.raises(TypeError, match=rf"model_validate\(\) does not support {name}="):
+        Note.model_validate({"type": "Note"}, **{name: value})
+
+
+@pytest.mark.parametrize(("name", "value"), UNSUPPORTED)
+def test_model_validate_json_refuses_pydantic_options_it_cannot_honour(name, value):
+    with pytest.raises(TypeError, match=rf"model_validate_json\(\) does not support {name}="):
+        Note.model_validate_json(b'{"type": "Note"}', **{name: value})
+
+
+def test_model_validate_accepts_the_options_that_describe_what_it_does():
+    doc = {"type": "Note", "attributedTo": "https://a.example/u/1"}
+    same = {"by_alias": True, "by_name": False, "extra": "allow", "strict": None, "context": None}
+    assert Note.model_validate(doc, from_attributes=False, **same).to_json() == doc
+    assert Note.model_validate_json(b'{"type": "Note"}', **same).to_json() == {"type": "Note"}
+    with pytest.raises(TypeError):
+        Note.model_validate(doc, True)  # type: ignore[misc]  # keyword-only, as in pydantic
+
+
 def test_security_objects():
     actor = parse(
         {

@@ -103,8 +103,30 @@ async def test_rel_parameters_filter_links(server: WebFingerServer) -> None:
     )
     assert len(two.json()["links"]) == 2
     none = (await server.respond("resource=acct:alice@example.com&rel=unknown")).json()
-    assert "links" not in none
+    assert none["links"] == []  # kept, empty: clients (feditest) read body["links"]
     assert none["subject"] == "acct:alice@example.com"
+
+
+def test_jrd_to_json_keeps_an_empty_links_array() -> None:
+    assert Jrd(subject="acct:alice@example.com").to_json() == {
+        "subject": "acct:alice@example.com",
+        "links": [],
+    }
+
+
+async def test_plain_http_request_to_an_https_origin_gets_no_jrd(server: WebFingerServer) -> None:
+    query = "resource=acct:alice@example.com"
+    refused = await server.respond(query, scheme="http")
+    assert refused.status == 400
+    assert refused.headers["Content-Type"] == "application/json"
+    assert refused.headers["Access-Control-Allow-Origin"] == "*"
+    assert "https" in refused.json()["error"]
+    # Refused before any lookup: an unknown account gets the same answer.
+    assert (await server.respond("resource=acct:bob@example.com", scheme="HTTP")).status == 400
+    assert (await server.respond(query, scheme="https")).status == 200
+    # A development origin served over http, and callers that do not pass the scheme.
+    assert (await server.respond(query, scheme="http", origin_scheme="http")).status == 200
+    assert (await server.respond(query)).status == 200
 
 
 async def test_asgi_app_serves_get_head_options(server: WebFingerServer) -> None:

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+if TYPE_CHECKING:
+    from pydantic.config import ExtraValues
+
 # Kind codes: how the walk checks (and converts) the value of a property.
 ANY = 0  # anything JSON
 REF = 1  # IRI string | Link | Object | list of those; dicts dispatched by ``type``
@@ -100,23 +103,63 @@ class ASModel(BaseModel):
         construct(self, data)
 
     @classmethod
-    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
+    def model_validate(
+        cls,
+        obj: Any,
+        *,
+        strict: bool | None = None,
+        extra: ExtraValues | None = None,
+        from_attributes: bool | None = None,
+        context: Any | None = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
+    ) -> Self:
         """Validate a JSON-shaped dict (JSON property names) into this class or a subclass.
 
-        The subclass is chosen by ``type`` when it names a subclass of ``cls``.
+        The subclass is chosen by ``type`` when it names a subclass of ``cls``.  Validation
+        is this package's own (no pydantic validators run, extras are kept, values are not
+        coerced, extension properties are lenient), so pydantic's options are accepted only
+        at the values that describe it (``by_alias=True``, ``extra="allow"``,
+        ``from_attributes=False``...); any other value raises :class:`TypeError` naming it.
         """
         from activitypub_kit.models._entry import validate_as
 
+        _refuse_options(
+            cls,
+            "model_validate",
+            strict=strict,
+            extra=extra,
+            from_attributes=from_attributes,
+            context=context,
+            by_alias=by_alias,
+            by_name=by_name,
+        )
         return validate_as(cls, obj)
 
     @classmethod
     def model_validate_json(
-        cls, json_data: str | bytes | bytearray, *args: Any, **kwargs: Any
+        cls,
+        json_data: str | bytes | bytearray,
+        *,
+        strict: bool | None = None,
+        extra: ExtraValues | None = None,
+        context: Any | None = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
     ) -> Self:
-        """Parse JSON text and validate it as :meth:`model_validate` does."""
+        """Parse JSON text and validate it as :meth:`model_validate` does (same options)."""
         from activitypub_kit.models._entry import validate_as
         from activitypub_kit.models.parse import load_json
 
+        _refuse_options(
+            cls,
+            "model_validate_json",
+            strict=strict,
+            extra=extra,
+            context=context,
+            by_alias=by_alias,
+            by_name=by_name,
+        )
         return validate_as(cls, load_json(json_data))
 
     if not TYPE_CHECKING:
@@ -185,6 +228,35 @@ class ASModel(BaseModel):
     def extra(self) -> dict[str, Any]:
         """The properties this model does not declare, under their JSON names (kept verbatim)."""
         return self.__pydantic_extra__ if self.__pydantic_extra__ is not None else {}
+
+
+#: pydantic validation options -> (the values that describe what the walk does, why others
+#: cannot be honoured).
+_OPTIONS: dict[str, tuple[tuple[Any, ...], str]] = {
+    "strict": (
+        (None,),
+        "values are checked without coercion, but lenient extension properties keep a"
+        " wrong-shaped value as an extra instead of failing",
+    ),
+    "extra": ((None, "allow"), "unknown properties are always kept (model.extra)"),
+    "from_attributes": ((None, False), "pass a dict of JSON properties"),
+    "context": ((None,), "no pydantic validators run, so nothing would read it"),
+    "by_alias": ((None, True), "properties are read by their JSON names only"),
+    "by_name": (
+        (None, False),
+        "properties are read by their JSON names only; the constructor accepts field names",
+    ),
+}
+
+
+def _refuse_options(cls: type[ASModel], method: str, **given: Any) -> None:
+    """Raise :class:`TypeError` for a pydantic option whose value would be ignored."""
+    for name, value in given.items():
+        accepted, reason = _OPTIONS[name]
+        if value not in accepted:
+            raise TypeError(
+                f"{cls.__name__}.{method}() does not support {name}={value!r}: {reason}"
+            )
 
 
 __all__ = ["ASModel", "Kind", "TYPES", "CLASSES"]

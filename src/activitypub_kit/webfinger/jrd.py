@@ -44,9 +44,13 @@ class Jrd(BaseModel):
         return None
 
     def to_json(self) -> dict[str, Any]:
-        """The JRD as a JSON object, empty members and unset fields left out."""
+        """The JRD as a JSON object: unset fields and empty ``aliases`` / ``properties`` left out.
+
+        ``links`` is always there, ``[]`` when empty: RFC 7033 allows either, and clients
+        (feditest among them) read ``links`` without checking it exists.
+        """
         data = self.model_dump(mode="json", exclude_none=True)
-        for member in ("aliases", "properties", "links"):
+        for member in ("aliases", "properties"):
             if not data.get(member):
                 data.pop(member, None)
         return data

@@ -5,8 +5,10 @@ free (:meth:`WebFingerServer.respond`), or serves it as a small ASGI app
 (:meth:`WebFingerServer.asgi`).  Statuses follow RFC 7033 and Mastodon: ``400`` for a
 missing or malformed ``resource``, ``404`` for an unknown account, a foreign domain or an
 unsupported scheme, ``410`` for a deleted account, ``200`` with
-``application/jrd+json`` otherwise; ``rel`` parameters filter the links; every answer
-carries ``Access-Control-Allow-Origin: *``.
+``application/jrd+json`` otherwise; ``rel`` parameters filter the links (an empty
+``"links": []`` when none is left); every answer carries ``Access-Control-Allow-Origin: *``.
+A plain ``http`` request to an ``https`` origin gets ``400`` and no JRD (RFC 7033 §4.2: clients
+query over https only and never fall back to http).
 """
 
 from __future__ import annotations
@@ -115,8 +117,24 @@ class WebFingerServer:
         subject = f"acct:{account.username}@{self.domains[0]}"
         return Jrd(subject=subject, aliases=aliases, links=links)
 
-    async def respond(self, query_string: str | bytes) -> WebFingerResponse:
-        """Answer a WebFinger request given its raw query string."""
+    async def respond(
+        self,
+        query_string: str | bytes,
+        *,
+        scheme: str | None = None,
+        origin_scheme: str = "https",
+    ) -> WebFingerResponse:
+        """Answer a WebFinger request given its raw query string.
+
+        ``scheme`` is the scheme the client used (``None``: unknown, not checked; behind a
+        TLS-terminating proxy, the proxy's ``X-Forwarded-Proto``, which uvicorn's
+        ``--proxy-headers`` puts in the ASGI scope) and ``origin_scheme`` our public one.  A
+        plain ``http`` request to an ``https`` origin is answered ``400`` before any lookup,
+        never with a JRD: WebFinger is served over https only (RFC 7033 §4, §4.2), and a
+        redirect would loop forever behind a proxy that does not pass the scheme on.
+        """
+        if scheme is not None and scheme.lower() == "http" and origin_scheme.lower() == "https":
+            return _error(400, "WebFinger is served over https only: query the https URL")
         if isinstance(query_string, bytes):
             query_string = query_string.decode("latin-1")
         params = parse_qs(query_string, keep_blank_values=True)
