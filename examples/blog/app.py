@@ -195,10 +195,10 @@ class Blog:
             self.on_change()
 
         def local_slug(ctx: Context, uri: str | None) -> str | None:
-            if not uri or not ctx.is_local(uri):
+            found = ctx.parse_uri(uri or "")  # read back through the article route
+            if found is None or found.model is not Article or found.handle != self.author:
                 return None
-            match = re.search(r"/articles/([^/?#]+)$", uri)
-            return match.group(1) if match else None
+            return found.params["slug"]
 
         @fed.inbox.on(Create, Update)
         async def on_reply(ctx: Context, activity: Create | Update) -> None:

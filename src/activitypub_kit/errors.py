@@ -320,6 +320,25 @@ class DeliveryError(ActivityPubError):
     http_status = 502
 
 
+# --- moderation -----------------------------------------------------------------------
+
+
+class BlockedError(ActivityPubError):
+    """Moderation refused a host or an actor: no request is made to it.
+
+    Raised by a resolver with a block policy (the :class:`~activitypub_kit.server.Federation`'s)
+    for a URL on a blocked host, before any request or cache lookup; never cached, so lifting
+    the block takes effect at once.  It is not a :class:`FetchError` — a block is a decision,
+    not a failure — and a server answers it with ``403``.  :attr:`host` is the blocked host.
+    """
+
+    http_status = 403
+
+    def __init__(self, message: str, *, host: str | None = None) -> None:
+        super().__init__(message)
+        self.host = host
+
+
 # --- server ---------------------------------------------------------------------------
 
 
@@ -420,6 +439,7 @@ __all__ = [
     "StorageClosedError",
     "SchemaVersionError",
     "DeliveryError",
+    "BlockedError",
     "InboxError",
     "PayloadTooLargeError",
     "InvalidActivityError",

@@ -21,10 +21,10 @@ from activitypub_kit.delivery import (
     CircuitBreaker,
     CircuitState,
     DeliveryOutcome,
+    DeliverySchedule,
     HttpTransport,
     Outbox,
     Recipient,
-    RetryPolicy,
 )
 from activitypub_kit.http import HttpClient, HttpSettings
 from activitypub_kit.storage import SqliteDatabase, SqliteQueue, SqliteStore
@@ -114,7 +114,7 @@ async def test_flaky_and_dead_hosts(farm, keys, clock, tmp_path, capsys):
     db = SqliteDatabase(tmp_path / "outbox.sqlite")
     queue, store = SqliteQueue(db, clock=clock), SqliteStore(db, clock=clock)
     breaker = CircuitBreaker(store, failure_threshold=3, cooldown=60, clock=clock)
-    policy = RetryPolicy(base=1.0, exponent=2.0, jitter=0.5, horizon=WINDOW)
+    policy = DeliverySchedule(base=1.0, exponent=2.0, jitter=0.5, horizon=WINDOW)
     recorder = Recorder()
     settings = HttpSettings.for_local_testing(
         read_timeout=0.5, total_timeout=2.0, max_connections=1000

@@ -13,10 +13,11 @@ from collections import defaultdict
 
 import pytest
 
+from activitypub_kit.delivery.failures import DeliveryFailure
 from activitypub_kit.delivery.health import CircuitBreaker
 from activitypub_kit.delivery.outbox import DeliveryHooks, DeliveryResult, Outbox
 from activitypub_kit.delivery.planning import Recipient
-from activitypub_kit.delivery.retry import RetryPolicy
+from activitypub_kit.delivery.retry import DeliverySchedule
 from activitypub_kit.errors import DeliveryError
 from activitypub_kit.storage.worker import RetryLater
 
@@ -142,41 +143,53 @@ async def test_transient_failures_are_retried_until_delivered(queue, store, host
 async def test_permanent_failure_reaches_the_hook_without_retry(queue, store, hosts, clock):
     failures = []
 
-    async def on_failure(inbox, activity_id, status, recipients):
-        failures.append((inbox, status, tuple(recipients)))
+    async def on_failure(event):
+        failures.append((event.inbox, event.status, event.recipients, event.reason))
 
     hosts.script["strict.example"] = [403]
     outbox = Outbox(queue, store, hosts, hooks=DeliveryHooks(on_failure=on_failure), clock=clock)
     await outbox.send(create(), key_ref=KEY, to=[follower("strict.example", 1)])
     await drain(outbox, queue, clock)
     assert hosts.count("strict.example") == 1
-    assert failures == [("https://strict.example/inbox", 403, ("https://strict.example/users/u1",))]
+    assert failures == [
+        (
+            "https://strict.example/inbox",
+            403,
+            ("https://strict.example/users/u1",),
+            DeliveryFailure.REFUSED,
+        )
+    ]
 
 
 async def test_gone_personal_inbox_marks_the_recipient(queue, store, hosts, clock):
-    gone = []
+    gone, failed = [], []
 
-    async def on_gone(recipients):
-        gone.extend(recipients)
+    async def on_gone(event):
+        gone.extend(event.recipients)
 
+    async def on_failure(event):
+        failed.append((event.reason, event.status, event.attempts))
+
+    hooks = DeliveryHooks(on_gone=on_gone, on_failure=on_failure)
     hosts.script["old.example"] = [410]
-    outbox = Outbox(queue, store, hosts, hooks=DeliveryHooks(on_gone=on_gone), clock=clock)
+    outbox = Outbox(queue, store, hosts, hooks=hooks, clock=clock)
     personal = Recipient(
         id="https://old.example/users/x", inbox="https://old.example/users/x/inbox"
     )
     await outbox.send(create(), key_ref=KEY, to=[personal])
     await drain(outbox, queue, clock)
     assert gone == ["https://old.example/users/x"]
+    assert failed == [(DeliveryFailure.GONE, 410, 1)]
 
 
 async def test_retries_stop_at_the_horizon(queue, store, hosts, clock):
     failures = []
 
-    async def on_failure(inbox, activity_id, status, recipients):
-        failures.append(status)
+    async def on_failure(event):
+        failures.append((event.status, event.reason, event.attempts))
 
     hosts.script["down.example"] = [500] * 1000
-    policy = RetryPolicy(horizon=3600, jitter=0)
+    policy = DeliverySchedule(horizon=3600, jitter=0)
     outbox = Outbox(
         queue, store, hosts, policy=policy, hooks=DeliveryHooks(on_failure=on_failure), clock=clock
     )
@@ -186,7 +199,7 @@ async def test_retries_stop_at_the_horizon(queue, store, hosts, clock):
     # retries after 16, 31, 96, 271, 640, 1311, 2416 s: the 8th failure comes ~4,781 s after
     # the first, past the one-hour horizon, so it is the last attempt
     assert attempts == 8
-    assert failures == [500]
+    assert failures == [(500, DeliveryFailure.RETRIES_EXHAUSTED, 8)]
 
 
 async def test_delete_never_overtakes_a_pending_create(queue, store, hosts, clock):

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from test_outbox import KEY, ScriptedHosts, create, drain, follower
 
-from activitypub_kit.delivery import CircuitBreaker, DeliveryHooks, Outbox, UnavailableDomains
+from activitypub_kit.delivery import (
+    CircuitBreaker,
+    DeliveryFailure,
+    DeliveryHooks,
+    Outbox,
+    UnavailableDomains,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -13,8 +19,8 @@ pytestmark = pytest.mark.anyio
 async def test_unavailable_host_is_skipped_until_it_comes_back(queue, store, clock):
     failures = []
 
-    async def on_failure(inbox, activity_id, status, recipients):
-        failures.append((inbox, activity_id))
+    async def on_failure(event):
+        failures.append((event.inbox, event.activity, event.reason))
 
     hosts = ScriptedHosts()
     hosts.script["gone.example"] = [None] * 3  # fails today, then is reachable again
@@ -30,7 +36,10 @@ async def test_unavailable_host_is_skipped_until_it_comes_back(queue, store, clo
     await drain(outbox, queue, clock)
     assert hosts.count("gone.example") == 1
     assert outbox.stats.unavailable_skips == 2
-    assert [a for _, a in failures] == [create(1)["id"], create(2)["id"]]
+    assert [(a, r) for _, a, r in failures] == [
+        (create(1)["id"], DeliveryFailure.HOST_UNAVAILABLE),
+        (create(2)["id"], DeliveryFailure.HOST_UNAVAILABLE),
+    ]
     # an inbound request from the host (the server calls record_success) brings it back
     await domains.record_success("gone.example")
     clock.advance(outbox.health_cache_ttl)  # the in-process picture is refreshed

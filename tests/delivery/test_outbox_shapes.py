@@ -37,8 +37,8 @@ async def test_a_large_explicit_audience_is_stored_not_queued(queue, store, cloc
 async def test_targets_carry_a_bounded_recipient_list(queue, store, clock):
     failures = []
 
-    async def on_failure(inbox, activity_id, status, recipients):
-        failures.append(len(recipients))
+    async def on_failure(event):
+        failures.append(len(event.recipients))
 
     from activitypub_kit.delivery import DeliveryHooks
 

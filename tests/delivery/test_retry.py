@@ -6,7 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from activitypub_kit.delivery.retry import Outcome, RetryPolicy, classify_status, parse_retry_after
+from activitypub_kit.delivery.retry import (
+    DeliverySchedule,
+    Outcome,
+    classify_status,
+    parse_retry_after,
+)
 
 
 @pytest.mark.parametrize(
@@ -46,7 +51,7 @@ def test_retry_after_seconds_and_dates():
 
 
 def test_default_schedule_spans_about_two_days_then_stops():
-    policy = RetryPolicy(jitter=0.0)
+    policy = DeliverySchedule(jitter=0.0)
     elapsed, attempt = 0.0, 1
     while policy.should_retry(attempt, elapsed):
         elapsed += policy.delay(attempt)
@@ -56,7 +61,7 @@ def test_default_schedule_spans_about_two_days_then_stops():
 
 
 def test_retry_after_is_honoured_but_bounded():
-    policy = RetryPolicy(jitter=0.0)
+    policy = DeliverySchedule(jitter=0.0)
     assert policy.delay(1, retry_after=600) == 600
     assert policy.delay(1, retry_after=0) == policy.delay(1)
     assert policy.delay(1, retry_after=365 * 86400) == policy.max_retry_after
@@ -64,12 +69,21 @@ def test_retry_after_is_honoured_but_bounded():
 
 def test_attempt_must_be_positive():
     with pytest.raises(ValueError, match="starts at 1"):
-        RetryPolicy().delay(0)
+        DeliverySchedule().delay(0)
 
 
 @given(st.integers(1, 30), st.integers(0, 2**32))
 def test_jitter_stays_within_its_band(attempt, seed):
-    policy = RetryPolicy()
+    policy = DeliverySchedule()
     low = attempt**4 + policy.base
     value = policy.delay(attempt, rng=random.Random(seed))
     assert low <= value <= low + policy.jitter * attempt**4
+
+
+def test_the_old_name_is_a_deprecated_alias_for_one_release():
+    from activitypub_kit import delivery
+    from activitypub_kit.delivery import retry
+
+    assert retry.RetryPolicy is DeliverySchedule
+    assert delivery.RetryPolicy is DeliverySchedule
+    assert delivery.DeliverySchedule is DeliverySchedule

@@ -34,7 +34,7 @@ async def world(start_node, start_server, client):
         "a.test",
         users={"alice": "Alice"},
         worker=False,
-        is_blocked=lambda actor: urlsplit(actor).hostname in blocked,
+        block_actor=lambda actor: urlsplit(actor).hostname in blocked,
     )
     evil = await start_server("c.test")
     victim = await start_server("b.test")

@@ -173,7 +173,7 @@ async def test_failing_handler_is_retried(start_node, start_server, client):
     node = await start_node("a.test", users={"alice": "Alice"}, worker=False)
     failures = []
 
-    @node.fed.inbox.on(Like)
+    @node.fed.inbox.on(Like, replace=True)
     async def flaky(ctx, like):
         if len(failures) < 2:
             failures.append(like.id)
@@ -207,7 +207,7 @@ async def test_authorized_fetch_refuses_a_blocked_signer(start_node, start_serve
         users={"alice": "Alice"},
         worker=False,
         authorized_fetch=True,
-        is_blocked=lambda actor: "c.test" in actor,
+        block_actor=lambda actor: "c.test" in actor,
     )
     refused = await signed_get(client, node.actor("alice"), eve)
     assert refused.status_code == 403

@@ -7,7 +7,15 @@ from typing import Any
 import anyio
 import pytest
 
-from activitypub_kit.storage import Message, MessageQueue, RetryLater, RetryPolicy, Worker
+from activitypub_kit.delivery import DeliverySchedule
+from activitypub_kit.storage import (
+    MemoryQueue,
+    Message,
+    MessageQueue,
+    RetryLater,
+    RetryPolicy,
+    Worker,
+)
 from activitypub_kit.testing import FakeClock, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -252,3 +260,33 @@ async def test_retry_later_keeps_the_place_and_skips_the_policy(queue_factory: A
         await worker.stop()
     assert seen == [("first", 1), ("first", 2), ("first", 3), ("second", 1)]
     assert worker.stats.dead_lettered == 0
+
+
+async def _ok(message: Message) -> None:
+    return None
+
+
+async def test_a_delivery_schedule_is_refused_at_construction() -> None:
+    # Its delay(attempt, *, retry_after=...) cannot take (attempts, error): before, the
+    # worker was built and died with a TypeError at the first handler failure.
+    with pytest.raises(TypeError, match=r"retry=.*delay\(attempts, error\).*DeliverySchedule"):
+        Worker(MemoryQueue(), _ok, retry=DeliverySchedule())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("retry", [5, "16", lambda attempts, error: 1.0])
+async def test_a_retry_without_a_usable_delay_is_refused(retry: Any) -> None:
+    with pytest.raises(TypeError, match="FailurePolicy"):
+        Worker(MemoryQueue(), _ok, retry=retry)
+
+
+async def test_any_object_with_the_failure_policy_shape_is_accepted() -> None:
+    class Fixed:
+        def delay(self, attempts: int, error: BaseException | None = None) -> float | None:
+            return 1.0
+
+    class Loose:
+        def delay(self, *args: Any, **kwargs: Any) -> float | None:
+            return None
+
+    for policy in (Fixed(), Loose(), RetryPolicy(max_attempts=3)):
+        assert Worker(MemoryQueue(), _ok, retry=policy).retry is policy

@@ -13,15 +13,20 @@ The pipeline (see ``docs/delivery.md``)::
 - :mod:`~activitypub_kit.delivery.transport`: signed POSTs through the one HttpClient;
 - :mod:`~activitypub_kit.delivery.retry`, :mod:`~activitypub_kit.delivery.health`: when to
   try again, circuit breaker and unavailable domains;
-- :mod:`~activitypub_kit.delivery.observe`: counters, structured logs, a metrics hook.
+- :mod:`~activitypub_kit.delivery.observe`: counters, structured logs, a metrics hook;
+- :mod:`~activitypub_kit.delivery.options`: every setting in one frozen
+  :class:`DeliveryOptions` (what ``Federation(delivery=...)`` takes);
+- :mod:`~activitypub_kit.delivery.failures`: why a delivery was given up, for the hooks.
 """
 
+from activitypub_kit.delivery.failures import DeliveryFailure, DeliveryFailureEvent
 from activitypub_kit.delivery.health import (
     Admission,
     CircuitBreaker,
     CircuitState,
     UnavailableDomains,
 )
+from activitypub_kit.delivery.hooks import DeliveryHooks, FailureHook, RecipientResolver
 from activitypub_kit.delivery.observe import (
     DeliveryEvent,
     DeliveryObserver,
@@ -29,20 +34,23 @@ from activitypub_kit.delivery.observe import (
     DeliveryStats,
     OpenTelemetryObserver,
 )
-from activitypub_kit.delivery.outbox import DeliveryHooks, Outbox, RecipientResolver
+from activitypub_kit.delivery.options import BreakerOptions, DeliveryOptions, UnavailableOptions
+from activitypub_kit.delivery.outbox import Outbox
 from activitypub_kit.delivery.planning import (
     DeliveryPlan,
     InboxTarget,
     Recipient,
     SkipReason,
+    Unresolved,
     inbox_host,
     plan_delivery,
     strip_hidden_recipients,
 )
 from activitypub_kit.delivery.retry import (
     RETRYABLE_4XX,
+    DeliverySchedule,
     Outcome,
-    RetryPolicy,
+    RetryPolicy,  # deprecated alias of DeliverySchedule, for one release
     classify_status,
     parse_retry_after,
 )
@@ -57,7 +65,13 @@ from activitypub_kit.delivery.transport import (
 __all__ = [
     # sending
     "Outbox",
+    "DeliveryOptions",
+    "BreakerOptions",
+    "UnavailableOptions",
     "DeliveryHooks",
+    "FailureHook",
+    "DeliveryFailure",
+    "DeliveryFailureEvent",
     "RecipientResolver",
     "Transport",
     "HttpTransport",
@@ -69,10 +83,12 @@ __all__ = [
     "InboxTarget",
     "DeliveryPlan",
     "SkipReason",
+    "Unresolved",
     "plan_delivery",
     "inbox_host",
     "strip_hidden_recipients",
     # retry and health
+    "DeliverySchedule",
     "RetryPolicy",
     "Outcome",
     "RETRYABLE_4XX",

@@ -4,19 +4,22 @@
 host's health (unavailable? circuit open?), makes the POST under the global and per-host
 limits, classifies the answer with the retry policy, records failures and recoveries with
 the circuit breaker and the unavailable-domain tracker, tells the hooks about permanent
-failures and gone recipients, and reports every outcome as a
-:class:`~activitypub_kit.delivery.observe.DeliveryEvent`.
+failures and gone recipients (each with a
+:class:`~activitypub_kit.delivery.failures.DeliveryFailure` reason), and reports every
+outcome as a :class:`~activitypub_kit.delivery.observe.DeliveryEvent`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from activitypub_kit.delivery.failures import DeliveryFailure, DeliveryFailureEvent
 from activitypub_kit.delivery.health import CircuitBreaker, UnavailableDomains
 from activitypub_kit.delivery.health_view import HealthView
+from activitypub_kit.delivery.hooks import DeliveryHooks
 from activitypub_kit.delivery.limits import Slots
 from activitypub_kit.delivery.observe import (
     DeliveryEvent,
@@ -24,12 +27,16 @@ from activitypub_kit.delivery.observe import (
     Observability,
     logger,
 )
-from activitypub_kit.delivery.planning import InboxTarget
+from activitypub_kit.delivery.planning import InboxTarget, SkipReason, Unresolved, inbox_host
 from activitypub_kit.delivery.retry import Outcome, RetryPolicy, classify_status
 from activitypub_kit.delivery.transport import DeliveryResult, Transport
 
-if TYPE_CHECKING:
-    from activitypub_kit.delivery.outbox import DeliveryHooks
+#: Planning skips that mean a recipient misses the activity (the others are by design).
+_SKIPPED = {
+    SkipReason.NO_INBOX: DeliveryFailure.INVALID_INBOX,
+    SkipReason.BAD_URL: DeliveryFailure.INVALID_INBOX,
+    SkipReason.BLOCKED: DeliveryFailure.BLOCKED,
+}
 
 
 @dataclass(slots=True)
@@ -76,7 +83,10 @@ class Attempts:
         assert health is not None
         if host in health.unavailable:
             self.event(DeliveryOutcome.UNAVAILABLE, msg, target, error="host unavailable")
-            await self.give_up(msg, target, None, "host marked unavailable")
+            await self.give_up(
+                msg, target, DeliveryFailure.HOST_UNAVAILABLE, error="host marked unavailable",
+                attempts=failures,
+            )  # fmt: skip
             return None
         tracked = host in health.tracked
         if tracked and self.breaker is not None:
@@ -84,6 +94,13 @@ class Attempts:
             if not admission.allowed:
                 now = self.clock()
                 wait = max(0.0, (admission.retry_at or now) - now)
+                if now + wait - first_at >= self.policy.horizon:
+                    error = "circuit still open at the end of the retry horizon"
+                    self.event(DeliveryOutcome.FAILED, msg, target, attempt=failures, error=error)
+                    await self.give_up(
+                        msg, target, DeliveryFailure.CIRCUIT_OPEN, error=error, attempts=failures
+                    )
+                    return None
                 self.event(DeliveryOutcome.CIRCUIT_OPEN, msg, target, retry_in=wait)
                 return wait, False
             tracked = admission.tracked
@@ -104,11 +121,20 @@ class Attempts:
             return None if delay is None else (delay, True)
         if outcome is Outcome.GONE and not target.shared:
             self.event(DeliveryOutcome.GONE, msg, target, result, attempt, duration)
-            if self.hooks.on_gone is not None:
-                await self.hooks.on_gone(target.recipients)
+            gone = self.failure(msg, target, DeliveryFailure.GONE, result.status, None, attempt)
+            await self._hook(self.hooks.on_gone, gone)
+            await self._hook(self.hooks.on_failure, gone)
             return None
         self.event(DeliveryOutcome.FAILED, msg, target, result, attempt, duration)
-        await self.give_up(msg, target, result.status, result.error or "permanent failure")
+        if result.permanent:
+            reason = DeliveryFailure.INVALID_INBOX
+        elif outcome is Outcome.GONE:
+            reason = DeliveryFailure.GONE  # a shared inbox: its recipients are not known gone
+        else:
+            reason = DeliveryFailure.REFUSED
+        await self.give_up(
+            msg, target, reason, status=result.status, error=result.error, attempts=attempt
+        )
         return None
 
     async def _recovered(self, host: str) -> None:
@@ -137,9 +163,12 @@ class Attempts:
         assert self._health is not None
         self._health.note_failure(host, unavailable=unavailable)
         if not self.policy.should_retry(attempt, self.clock() - first_at):
-            reason = result.error or "retries exhausted"
-            self.event(DeliveryOutcome.FAILED, msg, target, result, attempt, duration, reason)
-            await self.give_up(msg, target, result.status, reason)
+            error = result.error or "retries exhausted"
+            self.event(DeliveryOutcome.FAILED, msg, target, result, attempt, duration, error)
+            await self.give_up(
+                msg, target, DeliveryFailure.RETRIES_EXHAUSTED, status=result.status,
+                error=error, attempts=attempt,
+            )  # fmt: skip
             return None
         delay = self.policy.delay(attempt, retry_after=result.retry_after)
         self.event(
@@ -204,16 +233,85 @@ class Attempts:
             requests=0 if result is None else result.requests,
         )
 
+    def failure(
+        self,
+        msg: Mapping[str, Any],
+        target: InboxTarget,
+        reason: DeliveryFailure,
+        status: int | None = None,
+        error: str | None = None,
+        attempts: int = 0,
+    ) -> DeliveryFailureEvent:
+        """The event the hooks receive for ``target``."""
+        return DeliveryFailureEvent(
+            reason,
+            msg["activity"],
+            target.inbox,
+            target.host,
+            target.recipients,
+            status=status,
+            error=error,
+            attempts=attempts,
+        )
+
     async def give_up(
         self,
         msg: Mapping[str, Any],
         target: InboxTarget,
-        status: int | None,
-        reason: str,
+        reason: DeliveryFailure,
+        *,
+        status: int | None = None,
+        error: str | None = None,
+        attempts: int = 0,
     ) -> None:
-        """Settle a target as failed for good: the hook hears of it (the event is logged)."""
-        if self.hooks.on_failure is not None:
-            await self.hooks.on_failure(target.inbox, msg["activity"], status, target.recipients)
+        """Settle a target as failed for good: ``on_failure`` hears why (the event is logged)."""
+        event = self.failure(msg, target, reason, status, error, attempts)
+        await self._hook(self.hooks.on_failure, event)
+
+    async def left_out(
+        self,
+        msg: Mapping[str, Any],
+        skipped: Sequence[tuple[str, SkipReason]],
+        unresolved: Sequence[Unresolved],
+        refused: Sequence[tuple[InboxTarget, tuple[str, ...]]],
+    ) -> None:
+        """Count, log and hand to ``on_failure`` every recipient a fan-out leaves out.
+
+        ``skipped`` comes from planning (recipients without a usable inbox), ``unresolved``
+        from the recipient resolver, ``refused`` from the block policy (per inbox).
+        """
+        for target, ids in refused:
+            blocked = InboxTarget(target.inbox, target.host, ids, target.shared)
+            self.event(DeliveryOutcome.BLOCKED, msg, blocked, error="blocked by policy")
+            await self.give_up(msg, blocked, DeliveryFailure.BLOCKED, error="blocked by policy")
+        failed = [(r.id, r.reason, r.error) for r in unresolved]
+        failed += [(rid, _SKIPPED[why], why.value) for rid, why in skipped if why in _SKIPPED]
+        for rid, reason, error in failed:
+            blocked_member = reason is DeliveryFailure.BLOCKED
+            outcome = DeliveryOutcome.BLOCKED if blocked_member else DeliveryOutcome.FAILED
+            member = InboxTarget(rid, inbox_host(rid) or "", (rid,), False)
+            self.event(outcome, msg, member, error=error)
+            event = DeliveryFailureEvent(reason, msg["activity"], None, None, (rid,), error=error)
+            await self._hook(self.hooks.on_failure, event)
+
+    @staticmethod
+    async def _hook(
+        hook: Callable[[DeliveryFailureEvent], Awaitable[None]] | None,
+        event: DeliveryFailureEvent,
+    ) -> None:
+        # A hook bug must neither stop the other deliveries of a batch nor make the queue
+        # run the batch (and its POSTs) again: it is logged with its traceback.
+        if hook is None:
+            return
+        try:
+            await hook(event)
+        except Exception:
+            logger.exception(
+                "delivery hook failed for %s (%s)",
+                event.inbox or event.recipients,
+                event.reason.value,
+                extra={"activity": event.activity, "reason": event.reason.value},
+            )
 
 
 __all__ = ["Body", "Attempts"]

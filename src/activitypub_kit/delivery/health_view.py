@@ -15,6 +15,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import anyio
+
 from activitypub_kit.delivery.health import CircuitBreaker, UnavailableDomains
 
 
@@ -37,12 +39,25 @@ class HealthView:
         self.failing: set[str] = set()
         self.unavailable: set[str] = set()
         self._until: float | None = None
+        self._refreshing = anyio.Lock()
 
     async def refresh(self, *, force: bool = False) -> None:
-        """Re-list the state from the store when the picture is older than ``ttl``."""
-        now = self.clock()
-        if not force and self._until is not None and now < self._until:
+        """Re-list the state from the store when the picture is older than ``ttl``.
+
+        Concurrent callers (a batch's targets, inbox requests) share one re-listing.
+        """
+        if not force and self._fresh():
             return
+        async with self._refreshing:
+            if not force and self._fresh():
+                return  # another caller re-listed while we waited
+            await self._relist()
+
+    def _fresh(self) -> bool:
+        return self._until is not None and self.clock() < self._until
+
+    async def _relist(self) -> None:
+        now = self.clock()
         tracked: set[str] = set()
         failing: set[str] = set()
         unavailable: set[str] = set()
@@ -68,6 +83,11 @@ class HealthView:
     def note_success(self, host: str) -> None:
         """This process recorded a success for ``host`` (its state was cleared)."""
         self.tracked.discard(host)
+        self.failing.discard(host)
+        self.unavailable.discard(host)
+
+    def note_available(self, host: str) -> None:
+        """This process cleared ``host``'s unavailable mark (its breaker state is kept)."""
         self.failing.discard(host)
         self.unavailable.discard(host)
 

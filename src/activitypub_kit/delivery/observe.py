@@ -34,6 +34,8 @@ class DeliveryOutcome(StrEnum):
     CIRCUIT_OPEN = "circuit_open"
     UNAVAILABLE = "unavailable"
     DEFERRED = "deferred"
+    #: The block policy refused the inbox's host or its recipients: no request made.
+    BLOCKED = "blocked"
 
 
 _LEVELS = {
@@ -42,6 +44,7 @@ _LEVELS = {
     DeliveryOutcome.DEFERRED: logging.DEBUG,
     DeliveryOutcome.RETRY: logging.INFO,
     DeliveryOutcome.GONE: logging.INFO,
+    DeliveryOutcome.BLOCKED: logging.INFO,
     DeliveryOutcome.FAILED: logging.WARNING,
     DeliveryOutcome.UNAVAILABLE: logging.WARNING,
 }
@@ -80,6 +83,8 @@ class DeliveryStats:
     circuit_open_skips: int = 0
     unavailable_skips: int = 0
     deferred_for_order: int = 0
+    #: Inboxes (or recipients behind a shared inbox) skipped by the block policy.
+    blocked: int = 0
     fanouts: int = 0
     batches: int = 0
     #: HTTP requests made (a 400/401 answered by signing with the other scheme counts 2).
@@ -98,6 +103,7 @@ _COUNTER = {
     DeliveryOutcome.CIRCUIT_OPEN: "circuit_open_skips",
     DeliveryOutcome.UNAVAILABLE: "unavailable_skips",
     DeliveryOutcome.DEFERRED: "deferred_for_order",
+    DeliveryOutcome.BLOCKED: "blocked",
 }
 
 

@@ -18,6 +18,17 @@ then go through three kinds of messages:
     one inbox, one more attempt, on the :class:`~activitypub_kit.delivery.retry.RetryPolicy`
     schedule; permanent failures and exhausted retries reach the hooks.
 
+Moderation: ``is_blocked`` (inbox hosts) and ``is_blocked_actor`` (recipient ids), plain or
+``async``, are asked at fan-out — what they refuse gets no request, is counted
+(``stats.blocked``) and reaches ``on_failure`` with ``DeliveryFailure.BLOCKED`` — and a
+pending retry checks its host again.  Every recipient that will not get the activity
+reaches ``on_failure`` once, with a :class:`~activitypub_kit.delivery.DeliveryFailure`
+reason.
+
+Configuration is fixed once an outbox is built (its parts are wired together at
+construction): assigning a setting afterwards raises ``AttributeError``; build another
+outbox (``dataclasses.replace`` works) instead.
+
 Durability: a message is acknowledged only after its work is done or handed on to another
 durable message, so a worker killed at any point loses nothing (some inboxes may receive the
 activity twice; receivers de-duplicate by activity id).  Private keys never enter the queue:
@@ -35,16 +46,19 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from activitypub_kit.delivery import messages as m
 from activitypub_kit.delivery.attempt import Attempts, Body
+from activitypub_kit.delivery.failures import DeliveryFailure
 from activitypub_kit.delivery.health import CircuitBreaker, UnavailableDomains
 from activitypub_kit.delivery.health_view import HealthView
+from activitypub_kit.delivery.hooks import DeliveryHooks, FailureHook, RecipientResolver
+from activitypub_kit.delivery.moderation import blocked_skips, moderate
 from activitypub_kit.delivery.observe import (
     DeliveryObserver,
     DeliveryOutcome,
@@ -53,7 +67,10 @@ from activitypub_kit.delivery.observe import (
 )
 from activitypub_kit.delivery.planning import (
     InboxTarget,
+    Predicate,
     Recipient,
+    Unresolved,
+    ask,
     plan_delivery,
     strip_hidden_recipients,
 )
@@ -63,30 +80,8 @@ from activitypub_kit.errors import DeliveryError
 from activitypub_kit.storage.base import JSONValue, KeyValueStore, Message, MessageQueue
 from activitypub_kit.storage.worker import RetryLater
 
-
-class RecipientResolver(Protocol):
-    """Expands an audience reference (e.g. a local actor's followers) into recipients."""
-
-    def expand(self, audience: Mapping[str, JSONValue]) -> AsyncIterator[Recipient | str]:
-        """Yield the recipients of one ``{"followers": handle}``-style audience entry."""
-        ...
-
-
-@dataclass(slots=True)
-class DeliveryHooks:
-    """Callbacks for outcomes an application wants to act on (all optional)."""
-
-    #: ``(inbox, activity_id, status, recipient_ids)`` after a permanent failure or when
-    #: retries are exhausted (status ``None`` for a network error).  For a shared inbox
-    #: ``recipient_ids`` holds at most ``MAX_RECIPIENTS_PER_TARGET`` of its recipients.
-    on_failure: Callable[[str, str, int | None, Sequence[str]], Awaitable[None]] | None = None
-    #: ``(recipient_ids)`` when a personal inbox answered 410 Gone.
-    on_gone: Callable[[Sequence[str]], Awaitable[None]] | None = None
-    #: ``(activity, recipient_ids)`` for recipients that ``is_local`` says are ours: they get
-    #: no HTTP request, this hook hands the activity (bto/bcc removed) to them in-process.
-    #: It may run again for the same activity if a worker dies mid-fan-out: make it
-    #: idempotent (the Federation de-duplicates by activity id).
-    on_local: Callable[[dict[str, Any], Sequence[str]], Awaitable[None]] | None = None
+if TYPE_CHECKING:
+    from activitypub_kit.delivery.options import DeliveryOptions
 
 
 def _object_id(activity: Mapping[str, Any]) -> str:
@@ -120,7 +115,10 @@ class Outbox:
     domains: UnavailableDomains | None = None
     hooks: DeliveryHooks = field(default_factory=DeliveryHooks)
     is_local: Callable[[str], bool] | None = None
-    is_blocked: Callable[[str], bool] | None = None
+    #: ``(host[:port]) -> blocked?`` for each inbox host (plain or ``async``).
+    is_blocked: Predicate | None = None
+    #: ``(recipient id) -> blocked?`` for each recipient (plain or ``async``).
+    is_blocked_actor: Predicate | None = None
     #: Hosts are spread over this many batch shards per activity.  Every worker must use
     #: the same number: it is what keeps activities about one object in order.
     shards: int = 64
@@ -139,6 +137,42 @@ class Outbox:
     _health: HealthView | None = None
     _observe: Observability | None = None
     _attempts: Attempts = field(init=False)
+    _sealed: bool = field(default=False, init=False, repr=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if not name.startswith("_") and getattr(self, "_sealed", False):
+            raise AttributeError(
+                f"Outbox.{name} is fixed once the outbox is built (its parts were wired"
+                " together then); build a new Outbox, e.g. dataclasses.replace(outbox, ...)"
+            )
+        object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_options(
+        cls,
+        queue: MessageQueue,
+        store: KeyValueStore,
+        transport: Transport,
+        options: DeliveryOptions,
+        *,
+        resolver: RecipientResolver | None = None,
+        hooks: DeliveryHooks | None = None,
+        is_local: Callable[[str], bool] | None = None,
+        is_blocked: Predicate | None = None,
+        is_blocked_actor: Predicate | None = None,
+    ) -> Outbox:
+        """An outbox configured by ``options``: its breaker and tracker keep state in ``store``."""
+        return cls(
+            queue,
+            store,
+            transport,
+            resolver=resolver,
+            hooks=hooks if hooks is not None else DeliveryHooks(),
+            is_local=is_local,
+            is_blocked=is_blocked,
+            is_blocked_actor=is_blocked_actor,
+            **options.outbox_settings(store),
+        )
 
     def __post_init__(self) -> None:
         self._health = HealthView(
@@ -157,6 +191,7 @@ class Outbox:
             per_host_limit=self.per_host_limit,
             clock=self.clock,
         )
+        self._sealed = True
 
     # -- sending -------------------------------------------------------------------------
 
@@ -207,6 +242,21 @@ class Outbox:
 
     def _ttl(self) -> float:
         return self.policy.horizon + 86400.0
+
+    async def record_inbound(self, host: str) -> None:
+        """``host`` (``host[:port]``) just sent us a verified request: it is up.
+
+        Clears its unavailable mark and failure days (``UnavailableDomains.record_success``).
+        Costs no store write unless the host has such state (the in-process health picture,
+        refreshed every ``health_cache_ttl`` seconds, says which hosts do).
+        """
+        if self.domains is None:
+            return
+        assert self._health is not None
+        await self._health.refresh()
+        if host in self._health.failing or host in self._health.unavailable:
+            await self.domains.record_success(host)
+            self._health.note_available(host)
 
     async def metrics(self) -> dict[str, JSONValue]:
         """This process's counters plus the queue's depth (all workers, from the queue)."""
@@ -261,7 +311,9 @@ class Outbox:
             audience.extend(chunk)
         return audience
 
-    async def _recipients(self, audience: Sequence[JSONValue]) -> AsyncIterator[Recipient | str]:
+    async def _recipients(
+        self, audience: Sequence[JSONValue]
+    ) -> AsyncIterator[Recipient | str | Unresolved]:
         for entry in audience:
             if isinstance(entry, str):
                 yield entry
@@ -280,18 +332,23 @@ class Outbox:
             if await self.store.get(m.fanned_key(activity_id)) is not None:
                 return  # fanned out already; only the acknowledgement was lost
             raise DeliveryError(f"audience of {activity_id} is gone (expired or never stored)")
-        recipients = [r async for r in self._recipients(audience)]
-        plan = plan_delivery(
-            recipients,
-            sender=msg.get("sender"),
-            is_local=self.is_local,
-            is_blocked=self.is_blocked,
-        )
+        recipients: list[Recipient | str] = []
+        unresolved: list[Unresolved] = []
+        async for recipient in self._recipients(audience):
+            if isinstance(recipient, Unresolved):
+                unresolved.append(recipient)
+            else:
+                recipients.append(recipient)
+        plan = plan_delivery(recipients, sender=msg.get("sender"), is_local=self.is_local)
         if plan.local and self.hooks.on_local is not None:
             body = await self._load_body(activity_id)
             await self.hooks.on_local(json.loads(body.data), [r.id for r in plan.local])
+        policy = {"host_blocked": self.is_blocked, "actor_blocked": self.is_blocked_actor}
+        moderated = await moderate(plan.targets, **policy)
+        skipped = await blocked_skips(plan.skipped, **policy)
+        await self._attempts.left_out(msg, skipped, unresolved, moderated.refused)
         shards: dict[int, list[InboxTarget]] = {}
-        for target in plan.targets:
+        for target in moderated.targets:
             shards.setdefault(m.shard_of(target.host, self.shards), []).append(target)
         batches = 0
         for shard, targets in sorted(shards.items()):
@@ -315,7 +372,7 @@ class Outbox:
             for index in range(int(msg["to_chunks"])):
                 await self.store.delete(m.audience_key(activity_id, index))
         assert self._observe is not None
-        self._observe.fanout(activity_id, len(plan.targets), batches)
+        self._observe.fanout(activity_id, len(moderated.targets), batches)
 
     async def _batch(self, msg: Mapping[str, Any]) -> None:
         body = await self._load_body(msg["activity"])
@@ -355,9 +412,17 @@ class Outbox:
         failures = int(msg["failures"]) + (extra if isinstance(extra, int) else 0)
         assert self._health is not None
         await self._health.refresh()
-        retry = await self._attempts.attempt(
-            msg, body, target, failures=failures, first_at=float(msg["first_at"])
-        )
+        retry: tuple[float, bool] | None = None
+        if self.is_blocked is not None and await ask(self.is_blocked, target.host):
+            # Blocked since the chain started: stop it, without a request.
+            self._attempts.event(DeliveryOutcome.BLOCKED, msg, target, error="blocked by policy")
+            await self._attempts.give_up(
+                msg, target, DeliveryFailure.BLOCKED, error="blocked by policy", attempts=failures
+            )
+        else:
+            retry = await self._attempts.attempt(
+                msg, body, target, failures=failures, first_at=float(msg["first_at"])
+            )
         if retry is None:
             await self.store.delete(counter)
             await self.store.delete(
@@ -408,6 +473,7 @@ class Outbox:
 __all__ = [
     "DeliveryResult",
     "Transport",
+    "FailureHook",
     "RecipientResolver",
     "DeliveryHooks",
     "DeliveryStats",

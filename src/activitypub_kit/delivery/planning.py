@@ -9,13 +9,26 @@ ourselves, and skips what a domain-block policy refuses or what is not a usable 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
+from activitypub_kit.delivery.failures import DeliveryFailure
 from activitypub_kit.models.helpers import PUBLIC_IRIS
+
+#: A moderation predicate: ``(host or actor id) -> blocked?``, plain or ``async``.
+Predicate = Callable[[str], bool | Awaitable[bool]]
+
+
+async def ask(predicate: Predicate, value: str) -> bool:
+    """Call a plain or ``async`` predicate and return its answer as a ``bool``."""
+    answer = predicate(value)
+    if inspect.isawaitable(answer):
+        answer = await answer
+    return bool(answer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +53,20 @@ class Recipient:
             inbox=inbox if isinstance(inbox, str) else None,
             shared_inbox=shared if isinstance(shared, str) else None,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Unresolved:
+    """An audience member that could not be made a recipient (its actor fetch failed, say).
+
+    A :class:`~activitypub_kit.delivery.RecipientResolver` yields it instead of dropping the
+    member silently: the outbox reports it to the ``on_failure`` hook with ``reason`` (and
+    counts it) and goes on with the others.
+    """
+
+    id: str
+    error: str
+    reason: DeliveryFailure = DeliveryFailure.UNRESOLVED
 
 
 class SkipReason(StrEnum):
@@ -175,7 +202,10 @@ def strip_hidden_recipients(activity: Mapping[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
+    "Predicate",
+    "ask",
     "Recipient",
+    "Unresolved",
     "SkipReason",
     "InboxTarget",
     "DeliveryPlan",

@@ -64,8 +64,12 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 
 @dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """When to try again, and when to give up.
+class DeliverySchedule:
+    """When to try a delivery again, and when to give up (``Outbox(policy=...)``).
+
+    Not a :class:`~activitypub_kit.storage.Worker` ``retry`` policy: that one is
+    :class:`activitypub_kit.storage.RetryPolicy`, whose ``delay(attempts, error)`` the
+    worker calls after a handler failure.
 
     ``delay(attempt)`` for the n-th failed attempt (1-based) is
     ``attempt**exponent + base`` seconds, plus up to ``jitter`` × ``attempt**exponent`` of
@@ -99,4 +103,18 @@ class RetryPolicy:
         return attempt < self.max_attempts and elapsed < self.horizon
 
 
-__all__ = ["Outcome", "RETRYABLE_4XX", "classify_status", "parse_retry_after", "RetryPolicy"]
+RetryPolicy = DeliverySchedule
+"""Deprecated alias of :class:`DeliverySchedule`, kept for one release.
+
+Renamed because :class:`activitypub_kit.storage.RetryPolicy` is another class with an
+incompatible ``delay()``; import ``DeliverySchedule`` instead.
+"""
+
+__all__ = [
+    "Outcome",
+    "RETRYABLE_4XX",
+    "classify_status",
+    "parse_retry_after",
+    "DeliverySchedule",
+    "RetryPolicy",
+]

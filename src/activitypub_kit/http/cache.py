@@ -1,24 +1,41 @@
 """A cache of fetched documents and keys, with a TTL on every entry and negative caching.
 
 The cache sits on the :class:`~activitypub_kit.storage.base.KeyValueStore` interface, so a
-deployment shares it through whichever backend it uses (Redis, PostgreSQL...).  Without a
-store, a small in-process store is used.  Failures are cached too (for ``failure_ttl``), so
-a hostile or broken URL - a key id that never answers, a document on a refused address - is
-not fetched again on every request that mentions it.
+deployment shares it through whichever backend it uses (Redis, PostgreSQL...): the
+``Federation`` caches in its own store, so its processes fetch a document once between them.
+Without a store, a small in-process store is used.  Failures are cached too (for
+``failure_ttl``), so a hostile or broken URL - a key id that never answers, a document on a
+refused address - is not fetched again on every request that mentions it.
+
+The cache is an optimisation: a store that refuses an entry (too large) or fails is logged
+and the fetch goes on without it.  URLs longer than :data:`MAX_KEY_URL` are keyed by their
+SHA-256 (store keys are bounded).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
 from activitypub_kit import errors
-from activitypub_kit.errors import ActivityPubError, FetchBudgetExhaustedError, FetchError
+from activitypub_kit.errors import (
+    ActivityPubError,
+    FetchBudgetExhaustedError,
+    FetchError,
+    StorageError,
+)
 from activitypub_kit.storage.base import JSONValue, Key, KeyValueStore
+
+logger = logging.getLogger("activitypub_kit.http.cache")
+
+#: Longest URL used as it is in a cache key; longer ones are keyed by their SHA-256.
+MAX_KEY_URL = 512
 
 
 class _LocalStore:
@@ -128,11 +145,23 @@ class FetchCache:
         self.namespace = namespace
 
     def _key(self, kind: str, url: str) -> Key:
+        if len(url) > MAX_KEY_URL:
+            url = "sha256:" + hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
         return (self.namespace, "fetch", kind, url)
+
+    async def _write(self, kind: str, url: str, entry: dict[str, JSONValue], ttl: float) -> None:
+        try:
+            await self.store.set(self._key(kind, url), entry, ttl=ttl)
+        except StorageError as error:
+            logger.warning("not cached: %s %s (%s)", kind, url[:200], error)
 
     async def get(self, kind: str, url: str) -> CachedValue | None:
         """The cached ``kind`` entry for ``url``; a cached failure is raised again."""
-        entry = await self.store.get(self._key(kind, url))
+        try:
+            entry = await self.store.get(self._key(kind, url))
+        except StorageError as error:
+            logger.warning("cache unavailable for %s %s (%s)", kind, url[:200], error)
+            return None
         if not isinstance(entry, dict):
             return None
         if "error" in entry:
@@ -146,7 +175,7 @@ class FetchCache:
         """Cache a fetched ``value`` under ``url`` for the TTL of its ``kind``."""
         ttl = self.key_ttl if kind == "key" else self.document_ttl
         entry: dict[str, JSONValue] = {"at": self.clock(), "value": value}
-        await self.store.set(self._key(kind, url), entry, ttl=ttl)
+        await self._write(kind, url, entry, ttl)
 
     async def put_failure(self, kind: str, url: str, error: FetchError) -> None:
         """Remember that fetching ``url`` failed with ``error`` (for ``failure_ttl``).
@@ -166,11 +195,14 @@ class FetchCache:
             "message": error.message,
             "attributes": attributes,
         }
-        await self.store.set(self._key(kind, url), entry, ttl=self.failure_ttl)
+        await self._write(kind, url, entry, self.failure_ttl)
 
     async def forget(self, kind: str, url: str) -> None:
         """Drop the ``kind`` entry of ``url`` (value or failure)."""
-        await self.store.delete(self._key(kind, url))
+        try:
+            await self.store.delete(self._key(kind, url))
+        except StorageError as error:
+            logger.warning("cache entry not dropped: %s %s (%s)", kind, url[:200], error)
 
 
 def _rebuild_error(entry: dict[str, Any]) -> FetchError:
@@ -187,4 +219,4 @@ def _rebuild_error(entry: dict[str, Any]) -> FetchError:
     return error
 
 
-__all__ = ["CachedValue", "FetchCache"]
+__all__ = ["CachedValue", "FetchCache", "MAX_KEY_URL"]

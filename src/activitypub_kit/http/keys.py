@@ -131,6 +131,7 @@ class KeyResolver:
         return newer if await _run(check, newer) else None
 
     async def _get(self, key_id: str, *, refresh: bool) -> tuple[PublicKey, bool]:
+        await self.resolver.refuse_blocked(key_id)  # even a cached key: the block wins
         cache = self.resolver.cache
         with fetch_budget(self.resolver.client.settings.fetch_budget):
             cached = None

@@ -2,7 +2,9 @@
 
 Rules, in the order they apply:
 
-1. Never fetch one of our own origins over HTTP (those are answered locally).
+1. Never fetch one of our own origins over HTTP (those are answered locally), nor a host
+   the block policy (``block_host``) refuses: :class:`~activitypub_kit.errors.BlockedError`,
+   before the cache is read, and never cached.
 2. The fetch itself: SSRF guard, limits, Accept header, content type
    (:func:`~activitypub_kit.http.fetch_activitypub`), within the active fetch budget.
 3. The document's ``id`` must be on the origin of the final URL (after redirects).  If it
@@ -15,12 +17,15 @@ Rules, in the order they apply:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import inspect
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import httpx
 
 from activitypub_kit.errors import (
+    BlockedError,
     FetchError,
     InvalidResponseError,
     OriginMismatchError,
@@ -91,6 +96,10 @@ class Resolver:
     ``client`` makes the requests; ``cache`` keeps documents and failures (an in-process
     cache by default); ``auth`` signs fetches (authorized fetch; default: the client's
     auth); ``local_origins`` are our own origins (``https://example.com``), never fetched.
+    ``block_host(host) -> bool`` (plain or ``async``; the lower-case host name, no port) is
+    the block policy: a URL on a host it refuses raises
+    :class:`~activitypub_kit.errors.BlockedError` without a request, and so does a
+    redirect to one or a document claiming an id on one (those are refused after the hop).
     Each call opens a fetch budget of ``client.settings.fetch_budget`` requests unless one
     is already active, in which case it spends from that one.
     """
@@ -102,17 +111,20 @@ class Resolver:
         cache: FetchCache | None = None,
         auth: httpx.Auth | _UseDefault | None = USE_CLIENT_AUTH,
         local_origins: Iterable[str] = (),
+        block_host: Callable[[str], bool | Awaitable[bool]] | None = None,
     ) -> None:
         self.client = client
         self.cache = cache if cache is not None else FetchCache()
         self.auth = auth
         self.local_origins = frozenset(origin(o) for o in local_origins)
+        self.block_host = block_host
 
     async def fetch(self, url: str, *, refresh: bool = False) -> dict[str, Any]:
         """The document whose id is ``url``, verified (see the module rules).
 
         ``refresh=True`` skips the cached copy (and a cached failure) and fetches anew.
         """
+        await self.refuse_blocked(url)
         with fetch_budget(self.client.settings.fetch_budget):
             if not refresh:
                 cached = await self.cache.get("doc", url)
@@ -164,11 +176,16 @@ class Resolver:
         document_id = fetched.document.get("id")
         if not isinstance(document_id, str) or not document_id:
             raise InvalidResponseError(f"document at {fetched.final_url} has no id")
+        if fetched.final_url != url:
+            await self.refuse_blocked(fetched.final_url)
         if _origin_or_none(document_id) == origin(fetched.final_url):
             return strip_foreign_embeds(fetched.document, fetched.final_url)
         # The document claims to live elsewhere: ask that origin, once.
         self._refuse_local(document_id)
+        await self.refuse_blocked(document_id)
         again = await fetch_activitypub(self.client, document_id, auth=self.auth)
+        if again.final_url != document_id:
+            await self.refuse_blocked(again.final_url)
         again_id = again.document.get("id")
         if again_id != document_id or _origin_or_none(document_id) != origin(again.final_url):
             raise OriginMismatchError(
@@ -176,6 +193,24 @@ class Resolver:
                 f" {document_id}, which its own origin does not confirm"
             )
         return strip_foreign_embeds(again.document, again.final_url)
+
+    async def refuse_blocked(self, url: str) -> None:
+        """Raise :class:`~activitypub_kit.errors.BlockedError` if ``url``'s host is blocked."""
+        if self.block_host is None:
+            return
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:
+            return  # not a URL: the fetch refuses it
+        if not host:
+            return
+        answer = self.block_host(host)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if answer:
+            raise BlockedError(
+                f"refused to fetch {url}: the host {host} is blocked here", host=host
+            )
 
     def _refuse_local(self, url: str) -> None:
         if self.local_origins and _origin_or_none(url) in self.local_origins:

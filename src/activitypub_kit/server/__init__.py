@@ -15,8 +15,9 @@ from activitypub_kit.server.context import Context
 from activitypub_kit.server.federation import INSTANCE, Federation
 from activitypub_kit.server.inbox import Inbox, InboxAnswer
 from activitypub_kit.server.keys import KeyPair
+from activitypub_kit.server.moderation import BlockHook, Moderation
 from activitypub_kit.server.parsing import decode_activity
-from activitypub_kit.server.routes import UrlTemplate
+from activitypub_kit.server.routes import ParsedUri, UrlTemplate
 
 __all__ = [
     "Federation",
@@ -25,6 +26,8 @@ __all__ = [
     "CollectionRoute",
     "offset_cursor",
     "KeyPair",
+    "Moderation",
+    "BlockHook",
     "Inbox",
     "InboxAnswer",
     "Authenticated",
@@ -32,6 +35,7 @@ __all__ = [
     "FederationApp",
     "FederationMiddleware",
     "UrlTemplate",
+    "ParsedUri",
     "INSTANCE",
     "decode_activity",
     "wants_activitypub",

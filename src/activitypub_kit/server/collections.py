@@ -20,7 +20,7 @@ from urllib.parse import quote
 from activitypub_kit.delivery.planning import Recipient
 from activitypub_kit.errors import InvalidCursorError
 from activitypub_kit.models import ASModel
-from activitypub_kit.server.routes import UrlTemplate
+from activitypub_kit.server.routes import UrlTemplate, check_parameters
 
 
 @dataclass(slots=True)
@@ -52,6 +52,7 @@ class CollectionRoute:
 
     def counter(self, fn: Counter) -> Counter:
         """Register ``async (ctx, **params) -> int | None``, the collection's ``totalItems``."""
+        self._check(fn, "counter")
         self.counter_fn = fn
         return fn
 
@@ -62,8 +63,18 @@ class CollectionRoute:
         fetch needed), actor models or documents, or actor ids (fetched when sending).
         Without it, fan-out walks the pages of the dispatcher.
         """
+        self._check(fn, "recipients")
         self.lister = fn
         return fn
+
+    def _check(self, fn: Callable[..., Any], what: str) -> None:
+        check_parameters(
+            fn,
+            leading=("ctx",),
+            names=self.template.names,
+            what=f"{what} of collection {self.name!r}",
+            template=self.template.template,
+        )
 
 
 #: The largest offset :func:`offset_cursor` accepts unless told otherwise.

@@ -5,13 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from activitypub_kit.delivery.planning import Recipient
-from activitypub_kit.errors import RouteError
+from activitypub_kit.errors import BlockedError, RouteError
 from activitypub_kit.models import Accept as AcceptActivity
 from activitypub_kit.models import ASModel, Follow, Reject, parse
 from activitypub_kit.models.helpers import PUBLIC_IRIS, id_of
 from activitypub_kit.models.jsonld import default_context
+from activitypub_kit.server.routes import ParsedUri, RouteKind, UrlTemplate
 from activitypub_kit.storage.base import JSONValue
 
 if TYPE_CHECKING:
@@ -88,6 +90,41 @@ class Context:
         """The handle of a local actor URI, ``None`` if ``uri`` is not one."""
         return self.federation.handle_of(uri)
 
+    def parse_uri(self, uri: str) -> ParsedUri | None:
+        """Which of our routes serves ``uri``, with its parameters; ``None`` if none does.
+
+        ``ctx.parse_uri(ctx.object_uri(Article, slug="hello"))`` is
+        ``ParsedUri(kind="object", name="Article", params={"slug": "hello"}, model=Article)``;
+        the kinds are ``actor``, ``object``, ``collection`` (``name`` is the collection's),
+        ``inbox``, ``shared_inbox`` and ``instance_actor``, and
+        ``fed.uri(parsed.route, **parsed.params)`` builds ``uri`` back.  The URI must be on
+        one of our origins; its query is ignored, but a fragment (``#main-key``) names
+        something else than the document and gives ``None``.
+        """
+        fed = self.federation
+        try:
+            parts = urlsplit(uri)
+        except ValueError:
+            return None
+        if parts.fragment or "#" in uri or not fed.is_local(uri):
+            return None
+        path = parts.path or "/"
+        templates = fed.templates
+        routes: list[tuple[RouteKind, str, UrlTemplate, type[ASModel] | None]] = [
+            ("instance_actor", "", templates["instance_actor"], None)
+        ]
+        if fed.actor_dispatcher is not None and "actor" in templates:
+            routes.append(("actor", "", templates["actor"], None))
+        routes += [("collection", n, route.template, None) for n, route in fed.collections.items()]
+        routes += [("object", n, templates[f"object:{n}"], m) for n, (m, _) in fed.objects.items()]
+        routes.append(("inbox", "", templates["inbox"], None))
+        routes.append(("shared_inbox", "", templates["shared_inbox"], None))
+        for kind, name, template, model in routes:
+            values = template.match(path)
+            if values is not None:
+                return ParsedUri(kind, name, values, model)
+        return None
+
     def is_local(self, uri: str) -> bool:
         """Whether ``uri`` is on one of our origins."""
         return self.federation.is_local(uri)
@@ -157,7 +194,10 @@ class Context:
             return Recipient.from_actor(entry)
         if entry in PUBLIC_IRIS:
             raise RouteError("the public collection is an audience, not a recipient")
-        return Recipient.from_actor(await self.federation.resolver.fetch_actor(entry))
+        try:
+            return Recipient.from_actor(await self.federation.resolver.fetch_actor(entry))
+        except BlockedError:
+            return Recipient(id=entry)  # no inbox: the outbox reports it as blocked
 
     async def accept(self, follow: Follow) -> str:
         """Send an ``Accept`` of ``follow`` (addressed to a local actor) to its follower."""

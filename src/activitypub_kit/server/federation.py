@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
+import logging
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 from urllib.parse import urlsplit
 
 import anyio
 
+from activitypub_kit.delivery.failures import DeliveryFailure, DeliveryFailureEvent
+from activitypub_kit.delivery.options import DeliveryOptions
 from activitypub_kit.delivery.outbox import DeliveryHooks, Outbox
-from activitypub_kit.delivery.planning import Recipient
+from activitypub_kit.delivery.planning import Recipient, Unresolved, inbox_host
 from activitypub_kit.delivery.transport import HttpTransport
-from activitypub_kit.errors import RouteError
-from activitypub_kit.http import HttpClient, KeyResolver, Resolver
+from activitypub_kit.errors import BlockedError, RouteError
+from activitypub_kit.http import FetchCache, HttpClient, KeyResolver, Resolver
 from activitypub_kit.models import ASModel
-from activitypub_kit.server.authenticate import Authenticator
+from activitypub_kit.server.authenticate import Authenticated, Authenticator
 from activitypub_kit.server.collections import CollectionRoute, Page, PageDispatcher
 from activitypub_kit.server.context import Context
 from activitypub_kit.server.inbox import Inbox, seen_key
-from activitypub_kit.server.keys import KeyPair, key_pairs_for, stored_keys
+from activitypub_kit.server.keys import KeyCache, KeyPair, key_pairs_for, stored_keys
+from activitypub_kit.server.moderation import BlockHook, Moderation
 from activitypub_kit.server.parsing import DEFAULT_LIMITS, DocumentLimits, origin_of, single_id
-from activitypub_kit.server.routes import UrlTemplate
+from activitypub_kit.server.routes import UrlTemplate, check_parameters
 from activitypub_kit.signatures import DoubleKnock, HttpxSigner, PrivateKey
 from activitypub_kit.storage import MemoryQueue, MemoryStore, Worker
 from activitypub_kit.storage.base import JSONValue, KeyValueStore, Message, MessageQueue
@@ -33,13 +39,23 @@ ActorDispatcher = Callable[[Context, str], Awaitable[ASModel | None]]
 ObjectDispatcher = Callable[..., Awaitable[ASModel | None]]
 KeyPairsDispatcher = Callable[[Context, str], Awaitable[Sequence[PrivateKey]]]
 NodeInfoDispatcher = Callable[[Context], Awaitable[NodeInfo]]
-BlockHook = Callable[[str], bool | Awaitable[bool]]
+#: ``on_delivery_failed`` / ``on_gone``: ``(event) -> None``, plain or ``async``.
+FailureCallback = Callable[[DeliveryFailureEvent], Awaitable[None] | None]
+
+logger = logging.getLogger("activitypub_kit.server")
 
 #: Shortest ``idempotency_ttl``: 12 h of signature lifetime plus an hour of clock skew.
 MIN_IDEMPOTENCY_TTL = 13 * 3600.0
 
 #: The ``key_ref`` of the instance actor's keys.
 INSTANCE = "*instance*"
+
+#: Paths the Federation answers itself; no registered template may match them.
+_BUILT_IN = {
+    "WebFinger": UrlTemplate("/.well-known/webfinger"),
+    "NodeInfo discovery": UrlTemplate("/.well-known/nodeinfo"),
+    "NodeInfo": UrlTemplate("/nodeinfo/2.1"),
+}
 
 
 class Federation:
@@ -49,8 +65,20 @@ class Federation:
     canonical; the others are accepted as local).  ``store`` and ``queue`` default to the
     in-memory backends (fine for tests, not for production); ``client`` is the one outbound
     :class:`~activitypub_kit.http.HttpClient`.  ``authorized_fetch`` demands a signed GET for
-    every actor, object and collection except the instance actor.  ``is_blocked`` is the
-    domain-block policy hook, ``async (actor_id) -> bool`` (or a plain function).
+    every actor, object and collection except the instance actor.
+
+    Moderation, both ways (:mod:`~activitypub_kit.server.moderation`): ``block_host(host)``
+    and ``block_actor(actor_id)``, plain or ``async`` predicates, refuse the inbox (403),
+    skip delivery (no request) and refuse fetches through :attr:`resolver`
+    (:class:`~activitypub_kit.errors.BlockedError`); ``is_blocked`` is the deprecated name
+    of ``block_actor``.  ``delivery`` (:class:`~activitypub_kit.delivery.DeliveryOptions`)
+    configures the :attr:`outbox` — retry schedule, circuit breaker and unavailable-domain
+    tracking (both on by default, their state in ``store``), concurrency; it is fixed once
+    built.  ``on_delivery_failed(event)`` hears of every recipient that will not get an
+    activity, with a :class:`~activitypub_kit.delivery.DeliveryFailure` reason, and
+    ``on_gone(event)`` of personal inboxes that answered 410 (both plain or ``async``).
+    Fetched documents and keys are cached in ``store`` (with TTLs), so every process sharing
+    it fetches a document once.
     ``allow_local_handles`` (off by default; development and loopback tests only) serves
     WebFinger for origins on ``localhost`` or an IPv4 literal (``acct:alice@127.0.0.1:8080``),
     which production refuses as handles.
@@ -74,6 +102,11 @@ class Federation:
         client: HttpClient | None = None,
         authorized_fetch: bool = False,
         is_blocked: BlockHook | None = None,
+        block_host: BlockHook | None = None,
+        block_actor: BlockHook | None = None,
+        delivery: DeliveryOptions | None = None,
+        on_delivery_failed: FailureCallback | None = None,
+        on_gone: FailureCallback | None = None,
         inbox_path: str = "/users/{handle}/inbox",
         shared_inbox_path: str = "/inbox",
         instance_actor_path: str = "/actor",
@@ -98,7 +131,21 @@ class Federation:
         self.client = client if client is not None else HttpClient()
         self._owned_client = client is None
         self.authorized_fetch = authorized_fetch
-        self.is_blocked = is_blocked
+        if is_blocked is not None:
+            if block_actor is not None:
+                raise RouteError("pass block_actor only (is_blocked is its deprecated name)")
+            warnings.warn(
+                "Federation(is_blocked=...) is deprecated: pass block_actor=... (and"
+                " block_host=... for whole domains)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            block_actor = is_blocked
+        #: The block policy (its hooks may be replaced at any time).
+        self.moderation = Moderation(block_host=block_host, block_actor=block_actor)
+        self._delivery = delivery if delivery is not None else DeliveryOptions()
+        self.on_delivery_failed = on_delivery_failed
+        self.on_gone = on_gone
         self.max_body_size = max_body_size
         self.limits = limits
         if idempotency_ttl < MIN_IDEMPOTENCY_TTL:
@@ -121,56 +168,131 @@ class Federation:
         self.objects: dict[str, tuple[type[ASModel], ObjectDispatcher]] = {}
         self.collections: dict[str, CollectionRoute] = {}
         self.inbox = Inbox(self)
-        self.resolver = Resolver(self.client, local_origins=self.origins)
+        self.resolver = Resolver(
+            self.client,
+            cache=FetchCache(self.store),
+            local_origins=self.origins,
+            block_host=self.moderation.name_blocked,
+        )
         self.keys = KeyResolver(self.resolver)
         self.authenticator = Authenticator(
             self.keys, origins=self.origins, ld_signature_max_age=idempotency_ttl
         )
-        self.outbox = Outbox(
-            queue=self.queue,
-            store=self.store,
-            transport=HttpTransport(self.client, self.signing_key, knock=DoubleKnock(self.store)),
+        self.outbox = Outbox.from_options(
+            self.queue,
+            self.store,
+            HttpTransport(self.client, self.signing_key, knock=DoubleKnock(self.store)),
+            self._delivery,
             resolver=self,
             is_local=self.is_local,
-            hooks=DeliveryHooks(on_local=self._deliver_locally),
+            is_blocked=self.moderation.inbox_host_blocked,
+            is_blocked_actor=self.moderation.recipient_blocked,
+            hooks=DeliveryHooks(
+                on_failure=self._delivery_failed,
+                on_gone=self._gone,
+                on_local=self._deliver_locally,
+            ),
         )
-        self._key_cache: dict[str, list[KeyPair]] = {}
+        self._key_cache = KeyCache()
         self._ready = False
 
     # -- registration ----------------------------------------------------------------
+    #
+    # Every registration is checked when it is made: a second registration of the same
+    # thing is a RouteError unless ``replace=True``, a template that would answer the same
+    # paths as another route is a RouteError, and so is a callback whose parameters do not
+    # fit how it is called (its template's placeholders, passed by name).
 
-    def actor(self, template: str) -> Callable[[ActorDispatcher], ActorDispatcher]:
-        """Register the actor dispatcher on ``template`` (must hold ``{handle}``).
+    def _claim(self, route: str, template: UrlTemplate, what: str, *, replace: bool) -> None:
+        """Refuse a second ``route`` (unless ``replace``) and a template overlapping another."""
+        if route in self.templates and not replace:
+            raise RouteError(f"{what} is already registered (pass replace=True to replace it)")
+        others = {**_BUILT_IN, **{k: v for k, v in self.templates.items() if k != route}}
+        for other, existing in others.items():
+            if existing.overlaps(template):
+                raise RouteError(
+                    f"the template {template.template!r} of {what} matches the same paths as"
+                    f" the {other} route {existing.template!r}"
+                )
 
-        It returns the actor model, a ``Tombstone`` (served as 410 Gone) or ``None`` (404).
-        The served document gets ``inbox``, ``endpoints.sharedInbox``, the registered
-        collections and the keys (``publicKey``, ``assertionMethod``) added automatically.
+    def actor(
+        self, template: str, *, replace: bool = False
+    ) -> Callable[[ActorDispatcher], ActorDispatcher]:
+        """Register the actor dispatcher ``async (ctx, handle)`` on ``template``.
+
+        The template must hold exactly ``{handle}``.  The dispatcher returns the actor model,
+        a ``Tombstone`` (served as 410 Gone) or ``None`` (404).  The served document gets
+        ``inbox``, ``endpoints.sharedInbox``, the registered collections and the keys
+        (``publicKey``, ``assertionMethod``) added automatically.  A second actor dispatcher
+        is a :class:`~activitypub_kit.errors.RouteError` unless ``replace``.
         """
         parsed = UrlTemplate(template)
         if parsed.names != ("handle",):
             raise RouteError(f"actor template {template!r} must hold exactly {{handle}}")
 
         def register(fn: ActorDispatcher) -> ActorDispatcher:
+            check_parameters(
+                fn, leading=("ctx", "handle"), names=(), what="actor dispatcher", template=template
+            )
+            self._claim("actor", parsed, "an actor dispatcher", replace=replace)
             self.templates["actor"] = parsed
             self.actor_dispatcher = fn
             return fn
 
         return register
 
-    def key_pairs(self, fn: KeyPairsDispatcher) -> KeyPairsDispatcher:
+    @overload
+    def key_pairs(self, fn: KeyPairsDispatcher, /) -> KeyPairsDispatcher: ...
+
+    @overload
+    def key_pairs(
+        self, *, replace: bool = ...
+    ) -> Callable[[KeyPairsDispatcher], KeyPairsDispatcher]: ...
+
+    def key_pairs(
+        self, fn: KeyPairsDispatcher | None = None, *, replace: bool = False
+    ) -> KeyPairsDispatcher | Callable[[KeyPairsDispatcher], KeyPairsDispatcher]:
         """Register ``async (ctx, handle) -> [private keys]`` (RSA and/or Ed25519).
 
         Without it every actor gets an RSA and an Ed25519 key generated once and kept in the
-        key-value store.
+        key-value store.  Use it bare (``@fed.key_pairs``) or, to replace an earlier one,
+        as ``@fed.key_pairs(replace=True)``.  Loaded keys are reused for
+        :attr:`key_cache_ttl` seconds; :meth:`forget_keys` drops them at once.
         """
-        self.key_pairs_dispatcher = fn
-        return fn
 
-    def object(self, kind: type[ASModel], template: str) -> Callable[[F], F]:
-        """Register ``async (ctx, **params) -> model | Tombstone | None`` for ``kind``."""
+        def register(fn: KeyPairsDispatcher) -> KeyPairsDispatcher:
+            check_parameters(fn, leading=("ctx", "handle"), names=(), what="key-pairs dispatcher")
+            if self.key_pairs_dispatcher is not None and not replace:
+                raise RouteError(
+                    "a key-pairs dispatcher is already registered (pass replace=True to replace it)"
+                )
+            self.key_pairs_dispatcher = fn
+            self._key_cache.forget()
+            return fn
+
+        return register if fn is None else register(fn)
+
+    def object(
+        self, kind: type[ASModel], template: str, *, replace: bool = False
+    ) -> Callable[[F], F]:
+        """Register ``async (ctx, **params) -> model | Tombstone | None`` for ``kind``.
+
+        The dispatcher receives the template's placeholders by name (``/notes/{id}`` calls
+        ``note(ctx, id=...)``); one that does not take them, or needs another parameter, is
+        refused here, as is a second dispatcher for ``kind`` (unless ``replace``).
+        """
         parsed = UrlTemplate(template)
 
         def register(fn: F) -> F:
+            check_parameters(
+                fn,
+                leading=("ctx",),
+                names=parsed.names,
+                what=f"object dispatcher for {kind.__name__}",
+                template=template,
+            )
+            what = f"an object dispatcher for {kind.__name__}"
+            self._claim(f"object:{kind.__name__}", parsed, what, replace=replace)
             self.templates[f"object:{kind.__name__}"] = parsed
             self.objects[kind.__name__] = (kind, fn)
             return fn
@@ -178,18 +300,28 @@ class Federation:
         return register
 
     def collection(
-        self, name: str, template: str, *, ordered: bool = True
+        self, name: str, template: str, *, ordered: bool = True, replace: bool = False
     ) -> Callable[[PageDispatcher], CollectionRoute]:
         """Register ``async (ctx, cursor, **params) -> Page | None`` as collection ``name``.
 
         The decorator returns the :class:`~activitypub_kit.server.collections.CollectionRoute`,
         whose ``.counter`` and ``.recipients`` decorators add a count and a one-shot listing.
         ``outbox``, ``followers``, ``following``, ``liked`` and ``featured`` appear in the
-        actor document automatically.
+        actor document automatically.  A second collection ``name`` is refused unless
+        ``replace``.
         """
         parsed = UrlTemplate(template)
 
         def register(fn: PageDispatcher) -> CollectionRoute:
+            check_parameters(
+                fn,
+                leading=("ctx", "cursor"),
+                names=parsed.names,
+                what=f"collection dispatcher {name!r}",
+                template=template,
+            )
+            what = f"a collection {name!r}"
+            self._claim(f"collection:{name}", parsed, what, replace=replace)
             route = CollectionRoute(name, parsed, fn, ordered=ordered)
             self.templates[f"collection:{name}"] = parsed
             self.collections[name] = route
@@ -197,32 +329,62 @@ class Federation:
 
         return register
 
-    def outbox_collection(self, template: str) -> Callable[[PageDispatcher], CollectionRoute]:
+    def outbox_collection(
+        self, template: str, *, replace: bool = False
+    ) -> Callable[[PageDispatcher], CollectionRoute]:
         """Shorthand for ``collection("outbox", template)``."""
-        return self.collection("outbox", template)
+        return self.collection("outbox", template, replace=replace)
 
-    def followers(self, template: str) -> Callable[[PageDispatcher], CollectionRoute]:
+    def followers(
+        self, template: str, *, replace: bool = False
+    ) -> Callable[[PageDispatcher], CollectionRoute]:
         """Shorthand for ``collection("followers", template)``."""
-        return self.collection("followers", template)
+        return self.collection("followers", template, replace=replace)
 
-    def following(self, template: str) -> Callable[[PageDispatcher], CollectionRoute]:
+    def following(
+        self, template: str, *, replace: bool = False
+    ) -> Callable[[PageDispatcher], CollectionRoute]:
         """Shorthand for ``collection("following", template)``."""
-        return self.collection("following", template)
+        return self.collection("following", template, replace=replace)
 
-    def liked(self, template: str) -> Callable[[PageDispatcher], CollectionRoute]:
+    def liked(
+        self, template: str, *, replace: bool = False
+    ) -> Callable[[PageDispatcher], CollectionRoute]:
         """Shorthand for ``collection("liked", template)``."""
-        return self.collection("liked", template)
+        return self.collection("liked", template, replace=replace)
 
-    def featured(self, template: str) -> Callable[[PageDispatcher], CollectionRoute]:
+    def featured(
+        self, template: str, *, replace: bool = False
+    ) -> Callable[[PageDispatcher], CollectionRoute]:
         """Shorthand for ``collection("featured", template)``."""
-        return self.collection("featured", template)
+        return self.collection("featured", template, replace=replace)
 
-    def nodeinfo(self, fn: NodeInfoDispatcher) -> NodeInfoDispatcher:
-        """Register ``async (ctx) -> NodeInfo`` (default: software and protocols only)."""
-        self.nodeinfo_dispatcher = fn
-        return fn
+    @overload
+    def nodeinfo(self, fn: NodeInfoDispatcher, /) -> NodeInfoDispatcher: ...
 
-    # -- URIs ------------------------------------------------------------------------
+    @overload
+    def nodeinfo(
+        self, *, replace: bool = ...
+    ) -> Callable[[NodeInfoDispatcher], NodeInfoDispatcher]: ...
+
+    def nodeinfo(
+        self, fn: NodeInfoDispatcher | None = None, *, replace: bool = False
+    ) -> NodeInfoDispatcher | Callable[[NodeInfoDispatcher], NodeInfoDispatcher]:
+        """Register ``async (ctx) -> NodeInfo`` (default: software and protocols only).
+
+        Bare (``@fed.nodeinfo``), or ``@fed.nodeinfo(replace=True)`` to replace an earlier one.
+        """
+
+        def register(fn: NodeInfoDispatcher) -> NodeInfoDispatcher:
+            check_parameters(fn, leading=("ctx",), names=(), what="NodeInfo dispatcher")
+            if self.nodeinfo_dispatcher is not None and not replace:
+                raise RouteError(
+                    "a NodeInfo dispatcher is already registered (pass replace=True to replace it)"
+                )
+            self.nodeinfo_dispatcher = fn
+            return fn
+
+        return register if fn is None else register(fn)
 
     def uri(self, route: str, **params: str) -> str:
         """The absolute URI of ``route`` (``actor``, ``inbox``, ``object:Note``...)."""
@@ -250,11 +412,46 @@ class Federation:
 
     # -- keys ------------------------------------------------------------------------
 
+    @property
+    def key_cache_ttl(self) -> float:
+        """Seconds loaded key pairs are reused before they are read again (default 300).
+
+        Reading them again asks the key-pairs dispatcher (or the key-value store); ``0``
+        asks every time.  After rotating an actor's key, :meth:`forget_keys` uses the new
+        one at once.
+        """
+        return self._key_cache.ttl
+
+    @key_cache_ttl.setter
+    def key_cache_ttl(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("key_cache_ttl must not be negative")
+        self._key_cache.ttl = seconds
+
+    def forget_keys(self, handle: str) -> None:
+        """Drop the keys of ``handle`` (or ``INSTANCE``) loaded in this process.
+
+        The next actor document or signature reads the key-pairs dispatcher (or the store)
+        again: call it after rotating a key.  The delivery transport's copy of the signing
+        key is dropped too.  Other processes pick the new key up within
+        :attr:`key_cache_ttl` (plus the transport's own ``key_cache_ttl`` for deliveries).
+        The instance actor's key also signs our fetches, with the signer :meth:`setup` made
+        once: rotating that key still needs a restart.
+        """
+        self._key_cache.forget(handle)
+        forget = getattr(self.outbox.transport, "forget_key", None)
+        if callable(forget):
+            forget(handle)
+
     async def key_pairs_of(self, handle: str) -> list[KeyPair]:
-        """The key pairs of a local actor (or of the instance actor, ``INSTANCE``)."""
-        cached = self._key_cache.get(handle)
-        if cached is not None:
-            return cached
+        """The key pairs of a local actor (or of the instance actor, ``INSTANCE``).
+
+        Cached for :attr:`key_cache_ttl` seconds; concurrent first uses of an actor load (and
+        generate) its keys once, and generating them runs in a worker thread.
+        """
+        return await self._key_cache.get(handle, lambda: self._load_key_pairs(handle))
+
+    async def _load_key_pairs(self, handle: str) -> list[KeyPair]:
         if handle == INSTANCE:
             uri = self.uri("instance_actor")
             keys: Sequence[PrivateKey] = await stored_keys(self.store, INSTANCE)
@@ -264,11 +461,7 @@ class Federation:
                 keys = await self.key_pairs_dispatcher(self.context(), handle)
             else:
                 keys = await stored_keys(self.store, f"actor:{handle}")
-        pairs = key_pairs_for(uri, keys)
-        if len(self._key_cache) > 1024:
-            self._key_cache.pop(next(iter(self._key_cache)))
-        self._key_cache[handle] = pairs
-        return pairs
+        return key_pairs_for(uri, keys)
 
     async def signing_key(self, key_ref: str) -> tuple[str, PrivateKey]:
         """The key that signs deliveries for ``key_ref`` (a handle): RSA first."""
@@ -280,33 +473,38 @@ class Federation:
 
     # -- fan-out: the outbox's RecipientResolver --------------------------------------
 
-    async def expand(self, audience: Mapping[str, JSONValue]) -> AsyncIterator[Recipient | str]:
-        """Yield the followers of ``{"followers": handle}`` (the delivery worker calls this)."""
+    async def expand(
+        self, audience: Mapping[str, JSONValue]
+    ) -> AsyncIterator[Recipient | str | Unresolved]:
+        """Yield the followers of ``{"followers": handle}`` (the delivery worker calls this).
+
+        A follower that cannot be resolved is logged and yielded as
+        :class:`~activitypub_kit.delivery.Unresolved`, so ``on_delivery_failed`` hears of it.
+        """
         handle = audience.get("followers")
         route = self.collections.get("followers")
         if not isinstance(handle, str) or route is None:
+            logger.warning("fan-out to %s reaches nobody: no followers collection", audience)
             return
         ctx = self.context()
         if route.lister is not None:
             async for member in route.lister(ctx, handle=handle):
-                found = await self._as_recipient(member)
-                if found is not None:
-                    yield found
+                yield await self._as_recipient(member)
             return
         cursor: str | None = None
         while True:
             page: Page | None = await route.dispatcher(ctx, cursor, handle=handle)
             if page is None:
+                if cursor is None:
+                    logger.warning("fan-out: no followers collection for %r", handle)
                 return
             for member in page.items:
-                found = await self._as_recipient(member)
-                if found is not None:
-                    yield found
+                yield await self._as_recipient(member)
             if page.next is None:
                 return
             cursor = page.next
 
-    async def _as_recipient(self, member: Any) -> Recipient | None:
+    async def _as_recipient(self, member: Any) -> Recipient | Unresolved:
         if isinstance(member, Recipient):
             return member
         if isinstance(member, ASModel):
@@ -315,13 +513,66 @@ class Federation:
             return Recipient.from_actor(member)
         member_id = member.get("id") if isinstance(member, Mapping) else member
         if not isinstance(member_id, str):
-            return None
+            logger.warning("fan-out: follower entry %.200r is not an actor or an id", member)
+            return Unresolved(repr(member)[:200], "not an actor, an actor id or a Recipient")
         if self.is_local(member_id):
             return Recipient(id=member_id)  # ours: delivered in-process, no fetch, no POST
+        blocked = Unresolved(member_id, "blocked by policy", DeliveryFailure.BLOCKED)
+        if await self.moderation.blocks(member_id):
+            return blocked  # not even fetched
         try:
             return Recipient.from_actor(await self.resolver.fetch_actor(member_id))
-        except Exception:  # one unreachable follower must not stop the fan-out
-            return None
+        except BlockedError:
+            return blocked
+        except Exception as exc:  # one unreachable follower must not stop the fan-out
+            logger.warning("fan-out: cannot resolve follower %s", member_id, exc_info=True)
+            return Unresolved(member_id, f"{type(exc).__name__}: {exc}")
+
+    # -- moderation and delivery health --------------------------------------------
+
+    @property
+    def delivery(self) -> DeliveryOptions:
+        """The delivery options the :attr:`outbox` was built with (read-only)."""
+        return self._delivery
+
+    @property
+    def is_blocked(self) -> BlockHook | None:
+        """Deprecated: the combined check :meth:`Moderation.blocks` (``None`` without hooks).
+
+        Assigning it sets ``moderation.block_actor`` (with a ``DeprecationWarning``).
+        """
+        return self.moderation.blocks if self.moderation.active else None
+
+    @is_blocked.setter
+    def is_blocked(self, hook: BlockHook | None) -> None:
+        warnings.warn(
+            "Federation.is_blocked is deprecated: set fed.moderation.block_actor",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        self.moderation.block_actor = hook
+
+    async def heard_from(self, authenticated: Authenticated) -> None:
+        """A request verified by its sender's HTTP signature: the sender's host is up.
+
+        Clears the host's unavailable mark in the delivery tracker (a store write only
+        when it has one).  Never raises: a store problem is logged.
+        """
+        if authenticated.method != "http-signature":
+            return  # a relay or a proof vouched: the actor's host did not talk to us
+        host = inbox_host(authenticated.owner)
+        if host is None:
+            return
+        try:
+            await self.outbox.record_inbound(host)
+        except Exception:
+            logger.warning("could not record that %s is up", host, exc_info=True)
+
+    async def _delivery_failed(self, event: DeliveryFailureEvent) -> None:
+        await _call_hook(self.on_delivery_failed, event)
+
+    async def _gone(self, event: DeliveryFailureEvent) -> None:
+        await _call_hook(self.on_gone, event)
 
     # -- runtime ---------------------------------------------------------------------
 
@@ -388,11 +639,21 @@ class Federation:
     def asgi(self, fallback: Any = None, *, run_worker: bool = True) -> Any:
         """The ASGI app serving federation routes; anything else goes to ``fallback``.
 
-        Served alone (uvicorn), its lifespan runs a worker when ``run_worker`` is true.
+        With ``run_worker`` (the default) its lifespan runs a queue worker; a ``fallback``
+        app's own lifespan runs around it (the host app starts first and stops last, and a
+        failure on either side fails the startup with its message).  With
+        ``run_worker=False`` the lifespan is the fallback's alone.
         """
         from activitypub_kit.server.asgi import FederationApp
 
         return FederationApp(self, fallback, run_worker=run_worker)
 
 
-__all__ = ["Federation", "INSTANCE"]
+async def _call_hook(hook: FailureCallback | None, event: DeliveryFailureEvent) -> None:
+    if hook is not None:
+        result = hook(event)
+        if inspect.isawaitable(result):
+            await result
+
+
+__all__ = ["Federation", "FailureCallback", "INSTANCE"]

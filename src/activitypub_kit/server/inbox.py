@@ -27,12 +27,18 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from activitypub_kit.errors import ActivityPubError, ForbiddenActivityError, InvalidActivityError
+from activitypub_kit.errors import (
+    ActivityPubError,
+    ForbiddenActivityError,
+    InvalidActivityError,
+    RouteError,
+)
 from activitypub_kit.models import ASModel, parse
 from activitypub_kit.server.origins import Dropped, apply_origin_rules
 from activitypub_kit.server.parsing import decode_activity, single_id
+from activitypub_kit.server.routes import check_parameters
 from activitypub_kit.signatures import HttpRequest
 
 if TYPE_CHECKING:
@@ -41,7 +47,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("activitypub_kit.server.inbox")
 
-InboxHandler = Callable[["Context", Any], Awaitable[None]]
+_A = TypeVar("_A", bound=ASModel)
+_B = TypeVar("_B", bound=ASModel)
+_C = TypeVar("_C", bound=ASModel)
+
+#: ``async (ctx, activity) -> None``; ``InboxHandler[Follow]`` receives ``Follow`` activities.
+InboxHandler = Callable[["Context", _A], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,25 +68,63 @@ class Inbox:
 
     def __init__(self, federation: Federation) -> None:
         self._federation = federation
-        self._handlers: dict[type[ASModel], InboxHandler] = {}
+        self._handlers: dict[type[ASModel], InboxHandler[Any]] = {}
 
-    def on(self, *types: type[ASModel]) -> Callable[[InboxHandler], InboxHandler]:
+    @overload
+    def on(
+        self, kind: type[_A], /, *, replace: bool = ...
+    ) -> Callable[[InboxHandler[_A]], InboxHandler[_A]]: ...
+
+    @overload
+    def on(
+        self, kind: type[_A], other: type[_B], /, *, replace: bool = ...
+    ) -> Callable[[InboxHandler[_A | _B]], InboxHandler[_A | _B]]: ...
+
+    @overload
+    def on(
+        self, kind: type[_A], other: type[_B], third: type[_C], /, *, replace: bool = ...
+    ) -> Callable[[InboxHandler[_A | _B | _C]], InboxHandler[_A | _B | _C]]: ...
+
+    @overload
+    def on(
+        self, *types: type[ASModel], replace: bool = ...
+    ) -> Callable[[InboxHandler[Any]], InboxHandler[Any]]: ...
+
+    def on(
+        self, *types: type[ASModel], replace: bool = False
+    ) -> Callable[[InboxHandler[Any]], InboxHandler[Any]]:
         """Register ``async (ctx, activity)`` for activities of ``types`` and their subclasses.
 
         The most specific registered class wins: a handler for ``Activity`` receives
-        whatever has no handler of its own.
+        whatever has no handler of its own.  A class that already has a handler is a
+        :class:`~activitypub_kit.errors.RouteError` naming it, unless ``replace``.  Typed:
+        ``@fed.inbox.on(Follow)`` takes ``async def f(ctx: Context, follow: Follow)``.
         """
         if not types:
             raise TypeError("inbox.on() needs at least one activity class")
+        repeated = [kind.__name__ for i, kind in enumerate(types) if kind in types[:i]]
+        if repeated:
+            raise RouteError(f"inbox.on() names {', '.join(repeated)} more than once")
 
-        def register(handler: InboxHandler) -> InboxHandler:
+        def register(handler: InboxHandler[Any]) -> InboxHandler[Any]:
+            check_parameters(handler, leading=("ctx", "activity"), names=(), what="inbox handler")
+            taken = [kind for kind in types if kind in self._handlers]
+            if taken and not replace:
+                raise RouteError(
+                    "an inbox handler is already registered for "
+                    + ", ".join(
+                        f"{kind.__name__} ({getattr(self._handlers[kind], '__qualname__', '?')})"
+                        for kind in taken
+                    )
+                    + " (pass replace=True to replace it)"
+                )
             for kind in types:
                 self._handlers[kind] = handler
             return handler
 
         return register
 
-    def handler_for(self, activity: ASModel) -> InboxHandler | None:
+    def handler_for(self, activity: ASModel) -> InboxHandler[Any] | None:
         """The handler of the most specific registered class of ``activity``."""
         for kind in type(activity).__mro__:
             handler = self._handlers.get(kind)
@@ -100,6 +149,7 @@ class Inbox:
             actor = single_id(document["actor"])
             assert actor is not None
             authenticated = await fed.authenticator.authenticate(request, document)
+            await fed.heard_from(authenticated)  # a host that signs requests to us is up
             document = await apply_origin_rules(authenticated.document, actor, fed.resolver)
             if await _call(fed.is_blocked, actor):
                 raise ForbiddenActivityError(f"the domain of {actor} is blocked here")

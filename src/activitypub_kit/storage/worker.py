@@ -7,12 +7,13 @@ lease of a handler that runs long, acks on success, and on failure asks its
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
 import anyio.abc
@@ -95,7 +96,8 @@ class Worker:
     - ``poll_wait``: how long one receive waits for messages;
     - ``retry``: a :class:`FailurePolicy` deciding retry delays and when to dead-letter after
       a handler failure (an exception or a timeout); a handler that raises
-      :class:`RetryLater` chooses its own delay instead;
+      :class:`RetryLater` chooses its own delay instead.  Anything whose ``delay`` cannot be
+      called as ``delay(attempts, error)`` is refused here with :class:`TypeError`;
     - ``max_deliveries``: a message handed out more often than this, whatever the reason
       (its leases kept expiring because it crashes its worker, or it keeps asking to be
       retried later), is dead-lettered without running the handler again.
@@ -293,10 +295,36 @@ class Worker:
 
 def _check_policy(policy: FailurePolicy) -> FailurePolicy:
     if not isinstance(policy, RetryPolicy):
+        if not _takes_attempts_and_error(getattr(policy, "delay", None)):
+            kind = type(policy)
+            hint = ""
+            if kind.__module__.startswith("activitypub_kit.delivery"):
+                hint = " (a delivery schedule belongs in Outbox(policy=...))"
+            raise TypeError(
+                "Worker(retry=...) takes a FailurePolicy: an object whose delay(attempts, error)"
+                " returns the seconds to wait or None to dead-letter, such as"
+                " activitypub_kit.storage.RetryPolicy(max_attempts=16); got"
+                f" {kind.__module__}.{kind.__qualname__}{hint}"
+            )
         return policy
     if policy.max_attempts < 1 or not math.isfinite(policy.initial):
         raise InvalidArgumentError("retry policy needs max_attempts >= 1 and a finite delay")
     return policy
+
+
+def _takes_attempts_and_error(delay: Any) -> bool:
+    """Whether ``delay(attempts, error)`` is a valid call (unknown signatures pass)."""
+    if not callable(delay):
+        return False
+    try:
+        signature = inspect.signature(delay)
+    except (TypeError, ValueError):
+        return True
+    try:
+        signature.bind(1, None)
+    except TypeError:
+        return False
+    return True
 
 
 __all__ = ["FailurePolicy", "Handler", "RetryLater", "RetryPolicy", "Worker", "WorkerStats"]
