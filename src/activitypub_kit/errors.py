@@ -211,6 +211,22 @@ class InvalidResponseError(FetchError):
     """A response body is not what was asked for (not JSON, not an object, bad encoding)."""
 
 
+class WrongTypeError(InvalidResponseError):
+    """A looked-up document is not of the type the caller asked for.
+
+    Raised by ``ctx.lookup(uri, Note)`` when ``uri`` is, say, a ``Person`` (subclasses of
+    the class asked for are accepted) and by ``ctx.lookup_actor`` for a non-actor.
+    :attr:`uri` is the URI looked up, :attr:`expected` the name of the class asked for and
+    :attr:`actual` the document's type names (``"/"``-joined; empty without a ``type``).
+    """
+
+    def __init__(self, message: str, *, uri: str, expected: str, actual: str) -> None:
+        super().__init__(message)
+        self.uri = uri
+        self.expected = expected
+        self.actual = actual
+
+
 class OriginMismatchError(FetchError):
     """A document's ``id`` (or an embedded object's) is not on the origin it came from."""
 
@@ -420,6 +436,7 @@ __all__ = [
     "ResourceGoneError",
     "WrongContentTypeError",
     "InvalidResponseError",
+    "WrongTypeError",
     "OriginMismatchError",
     "FetchBudgetExhaustedError",
     "KeyResolutionError",

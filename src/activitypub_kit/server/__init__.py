@@ -12,6 +12,7 @@ from activitypub_kit.server.asgi import FederationApp, FederationMiddleware, wan
 from activitypub_kit.server.authenticate import Authenticated, Authenticator
 from activitypub_kit.server.collections import CollectionRoute, Page, offset_cursor
 from activitypub_kit.server.context import Context
+from activitypub_kit.server.documents import Authorize, Signer
 from activitypub_kit.server.federation import INSTANCE, Federation
 from activitypub_kit.server.inbox import Inbox, InboxAnswer
 from activitypub_kit.server.keys import KeyPair
@@ -22,6 +23,8 @@ from activitypub_kit.server.routes import ParsedUri, UrlTemplate
 __all__ = [
     "Federation",
     "Context",
+    "Signer",
+    "Authorize",
     "Page",
     "CollectionRoute",
     "offset_cursor",

@@ -11,6 +11,11 @@
 * WebFinger and NodeInfo are served from the actor dispatcher.
 * Authorized fetch: every served document except the instance actor needs a valid signed
   ``GET`` (``401`` otherwise; ``403`` for a blocked signer).
+* Who asked: a signed ``GET`` of an actor, object or collection is verified even without
+  authorized fetch, and its signer is ``ctx.signer`` (``None`` when unsigned; without
+  authorized fetch an invalid signature, or a blocked signer, counts as none).  A route's
+  ``authorize`` predicate then decides, before the dispatcher runs; a refusal is the
+  route's ``404``.  Answers of such routes are ``Cache-Control: private``.
 * Errors: an :class:`~activitypub_kit.errors.ActivityPubError` (from the library or from a
   dispatcher) is answered ``{"error": message}`` with its ``http_status``; any other
   exception raised while answering (say, in a dispatcher) is logged with its traceback on
@@ -35,16 +40,19 @@ import anyio
 
 from activitypub_kit.errors import (
     ActivityPubError,
+    BlockedError,
     FetchError,
     PayloadTooLargeError,
     UnauthenticatedActivityError,
 )
 from activitypub_kit.server import documents
+from activitypub_kit.server.documents import Signer
 from activitypub_kit.signatures import HttpRequest, request_from_asgi
 from activitypub_kit.webfinger.nodeinfo import content_type as nodeinfo_content_type
 from activitypub_kit.webfinger.nodeinfo import well_known
 
 if TYPE_CHECKING:
+    from activitypub_kit.server.context import Context
     from activitypub_kit.server.federation import Federation
 
 Scope = MutableMapping[str, Any]
@@ -243,11 +251,34 @@ class FederationApp:
                 return _Fallback.NEGOTIATED
             return Response.error(406, f"this URL serves {ACTIVITY_TYPE}")  # Vary: Accept
         kind, name, params = target
-        ctx = fed.context()
-        if fed.authorized_fetch and kind != "instance":
-            refusal = await self._authorize(scope)
-            if refusal is not None:
-                return refusal
+        signer: Signer | None = None
+        predicate: documents.Authorize | None = None
+        if kind != "instance":
+            checked = await self._signer(scope)
+            if isinstance(checked, Response):
+                return checked
+            signer = checked
+            predicate = fed.authorizers.get("actor" if kind == "actor" else f"{kind}:{name}")
+        ctx = fed.context(signer=signer)
+        response = await self._document(scope, kind, name, params, ctx, predicate)
+        if predicate is not None:
+            response.headers["cache-control"] = "private"  # the answer depends on who asks
+        return response
+
+    async def _document(
+        self,
+        scope: Scope,
+        kind: str,
+        name: str,
+        params: dict[str, str],
+        ctx: Context,
+        predicate: documents.Authorize | None,
+    ) -> Response:
+        """The document at ``params``, or the route's ``404`` when ``predicate`` refuses."""
+        fed = self.federation
+        if predicate is not None and not await documents.authorized(predicate, ctx, params):
+            # What a missing document gets: a refusal does not tell that it exists.
+            return Response.error(404, f"no such {kind}")
         if kind == "instance":
             status, document = await documents.instance_actor_document(fed)
         elif kind == "actor":
@@ -309,24 +340,44 @@ class FederationApp:
         answer = await fed.inbox.receive(request, handle)
         return Response.json(answer.status, answer.body, "application/json")
 
-    async def _authorize(self, scope: Scope) -> Response | None:
+    async def _signer(self, scope: Scope) -> Signer | Response | None:
+        """The verified signer of a ``GET``, ``None`` if unsigned, or the refusal to send.
+
+        With authorized fetch, an unsigned request or a signature that fails (or whose key
+        cannot be fetched) is ``401``, and a blocked signer ``403`` (a key on a blocked host
+        is not even fetched).  Without it a signature is still verified when there is one
+        (one verify per signed ``GET``, as Mastodon does), and one that fails, or a blocked
+        signer, counts as no signature: the request is answered as an unsigned one would be
+        (what anyone may fetch unsigned is no secret, and the block is not revealed), so a
+        predicate sees ``None``, never a signer we could not check or do not trust.
+        """
         fed = self.federation
+        strict = fed.authorized_fetch
         request = _signed_request(fed, scope, b"")
         try:
             signed = await fed.authenticator.http_signer(request)
-        except UnauthenticatedActivityError as exc:
-            return Response.error(401, exc.message)
-        except FetchError as exc:
-            return Response.error(401, f"cannot fetch the signing key: {exc}")
+        except (UnauthenticatedActivityError, FetchError, BlockedError) as exc:
+            if strict and isinstance(exc, BlockedError):
+                raise
+            if isinstance(exc, FetchError):
+                reason = f"cannot fetch the signing key: {exc}"
+            else:
+                reason = exc.message
+            if strict:
+                return Response.error(401, reason)
+            logger.debug("signed GET answered as unsigned", extra={"reason": reason})
+            return None
         if signed is None:
-            return Response.error(401, "authorized fetch: this server needs a signed GET")
-        key, _key_id = signed
-        if fed.is_blocked is not None:
-            from activitypub_kit.server.inbox import _call
-
-            if await _call(fed.is_blocked, key.owner):
+            if strict:
+                return Response.error(401, "authorized fetch: this server needs a signed GET")
+            return None
+        key, key_id = signed
+        if await fed.moderation.blocks(key.owner):
+            if strict:
                 return Response.error(403, f"the domain of {key.owner} is blocked here")
-        return None
+            logger.debug("signed GET by a blocked actor answered as unsigned")
+            return None
+        return Signer(key_id, key.owner)
 
 
 class _HostLifespan:

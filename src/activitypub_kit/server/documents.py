@@ -2,10 +2,15 @@
 
 Each builder returns ``(status, document)``; the ASGI layer does the HTTP.  Dispatchers
 return models; ``None`` is 404 and a ``Tombstone`` is 410 (served as the tombstone).
+
+Who asked is a :class:`Signer` (``ctx.signer``); an ``authorize`` predicate registered with a
+dispatcher decides, with :func:`authorized`, whether that signer may see a document.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -21,6 +26,51 @@ if TYPE_CHECKING:
     from activitypub_kit.server.federation import Federation
 
 Answer = tuple[int, dict[str, Any]]
+
+
+class Signer(str):
+    """The verified signer of a request: the key id (the string itself) and the key's owner.
+
+    A ``str`` equal to the key id, as ``ctx.signer`` has always been in inbox handlers, with
+    :attr:`actor`, the id of the actor that owns the key.  For a signed ``GET`` of a served
+    document both are known; in inbox handlers ``actor`` is ``None`` (the owner is the
+    activity's actor there, checked before the activity was queued).
+    """
+
+    #: The id of the key's owner (``None`` where only the key id was recorded).
+    actor: str | None
+
+    def __new__(cls, key_id: str, actor: str | None = None) -> Signer:
+        """``Signer(key_id, actor)``."""
+        signer = super().__new__(cls, key_id)
+        signer.actor = actor
+        return signer
+
+    @property
+    def key_id(self) -> str:
+        """The id of the key that verified the signature."""
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"Signer({self.key_id!r}, actor={self.actor!r})"
+
+
+#: ``authorize=`` of a dispatcher: ``(ctx, signer, **params) -> bool``, plain or ``async``;
+#: ``signer`` is ``ctx.signer`` (``None`` for an unsigned request), ``params`` the route's.
+Authorize = Callable[..., bool | Awaitable[bool]]
+
+
+async def authorized(predicate: Authorize, ctx: Context, params: Mapping[str, str]) -> bool:
+    """Whether ``predicate`` lets ``ctx.signer`` see the document at ``params``.
+
+    Only ``True`` allows: any other answer (``False``, ``None``, a forgotten ``return``)
+    refuses.  An exception propagates (the server answers ``500``).
+    """
+    result = predicate(ctx, ctx.signer, **params)
+    if inspect.isawaitable(result):
+        result = await result
+    return result is True
+
 
 #: Collections linked from the actor document when registered with a ``{handle}`` template.
 ACTOR_COLLECTIONS = ("outbox", "followers", "following", "liked", "featured")
@@ -185,6 +235,9 @@ async def nodeinfo_document(fed: Federation, ctx: Context) -> dict[str, Any]:
 
 __all__ = [
     "ACTOR_COLLECTIONS",
+    "Signer",
+    "Authorize",
+    "authorized",
     "actor_document",
     "instance_actor_document",
     "object_document",

@@ -23,6 +23,7 @@ from activitypub_kit.models import ASModel
 from activitypub_kit.server.authenticate import Authenticated, Authenticator
 from activitypub_kit.server.collections import CollectionRoute, Page, PageDispatcher
 from activitypub_kit.server.context import Context
+from activitypub_kit.server.documents import Authorize
 from activitypub_kit.server.inbox import Inbox, seen_key
 from activitypub_kit.server.keys import KeyCache, KeyPair, key_pairs_for, stored_keys
 from activitypub_kit.server.moderation import BlockHook, Moderation
@@ -167,6 +168,8 @@ class Federation:
         self.nodeinfo_dispatcher: NodeInfoDispatcher | None = None
         self.objects: dict[str, tuple[type[ASModel], ObjectDispatcher]] = {}
         self.collections: dict[str, CollectionRoute] = {}
+        #: ``authorize`` predicates by route (``actor``, ``object:Note``, ``collection:name``).
+        self.authorizers: dict[str, Authorize] = {}
         self.inbox = Inbox(self)
         self.resolver = Resolver(
             self.client,
@@ -215,8 +218,30 @@ class Federation:
                     f" the {other} route {existing.template!r}"
                 )
 
+    def _check_authorize(
+        self, authorize: Authorize | None, template: UrlTemplate, what: str
+    ) -> None:
+        """Refuse an ``authorize`` predicate that cannot be called ``(ctx, signer, **params)``."""
+        if authorize is None:
+            return
+        if not callable(authorize):
+            raise RouteError(f"authorize of {what} must be callable")
+        check_parameters(
+            authorize,
+            leading=("ctx", "signer"),
+            names=template.names,
+            what=f"authorize predicate of {what}",
+            template=template.template,
+        )
+
+    def _set_authorize(self, route: str, authorize: Authorize | None) -> None:
+        if authorize is None:
+            self.authorizers.pop(route, None)  # a replaced route loses the old predicate
+        else:
+            self.authorizers[route] = authorize
+
     def actor(
-        self, template: str, *, replace: bool = False
+        self, template: str, *, replace: bool = False, authorize: Authorize | None = None
     ) -> Callable[[ActorDispatcher], ActorDispatcher]:
         """Register the actor dispatcher ``async (ctx, handle)`` on ``template``.
 
@@ -225,6 +250,10 @@ class Federation:
         ``inbox``, ``endpoints.sharedInbox``, the registered collections and the keys
         (``publicKey``, ``assertionMethod``) added automatically.  A second actor dispatcher
         is a :class:`~activitypub_kit.errors.RouteError` unless ``replace``.
+
+        ``authorize(ctx, signer, handle)`` decides who may fetch the actor document (see
+        :meth:`object`); WebFinger and the inbox still answer for the actor, and a server
+        that cannot fetch the actor cannot verify its signatures.
         """
         parsed = UrlTemplate(template)
         if parsed.names != ("handle",):
@@ -234,9 +263,11 @@ class Federation:
             check_parameters(
                 fn, leading=("ctx", "handle"), names=(), what="actor dispatcher", template=template
             )
+            self._check_authorize(authorize, parsed, "the actor dispatcher")
             self._claim("actor", parsed, "an actor dispatcher", replace=replace)
             self.templates["actor"] = parsed
             self.actor_dispatcher = fn
+            self._set_authorize("actor", authorize)
             return fn
 
         return register
@@ -273,13 +304,25 @@ class Federation:
         return register if fn is None else register(fn)
 
     def object(
-        self, kind: type[ASModel], template: str, *, replace: bool = False
+        self,
+        kind: type[ASModel],
+        template: str,
+        *,
+        replace: bool = False,
+        authorize: Authorize | None = None,
     ) -> Callable[[F], F]:
         """Register ``async (ctx, **params) -> model | Tombstone | None`` for ``kind``.
 
         The dispatcher receives the template's placeholders by name (``/notes/{id}`` calls
         ``note(ctx, id=...)``); one that does not take them, or needs another parameter, is
         refused here, as is a second dispatcher for ``kind`` (unless ``replace``).
+
+        ``authorize(ctx, signer, **params) -> bool`` (plain or ``async``) runs before the
+        dispatcher on every ``GET``: ``signer`` is ``ctx.signer``, the verified
+        :class:`~activitypub_kit.server.documents.Signer` of the request or ``None``.  Unless
+        it returns ``True`` the answer is ``404 {"error": "no such object"}``, exactly what a
+        missing object gets, so a refusal does not reveal that the object exists.  It guards
+        HTTP only: our own code (fan-out, local lookups) reads the dispatcher directly.
         """
         parsed = UrlTemplate(template)
 
@@ -292,15 +335,23 @@ class Federation:
                 template=template,
             )
             what = f"an object dispatcher for {kind.__name__}"
+            self._check_authorize(authorize, parsed, what)
             self._claim(f"object:{kind.__name__}", parsed, what, replace=replace)
             self.templates[f"object:{kind.__name__}"] = parsed
             self.objects[kind.__name__] = (kind, fn)
+            self._set_authorize(f"object:{kind.__name__}", authorize)
             return fn
 
         return register
 
     def collection(
-        self, name: str, template: str, *, ordered: bool = True, replace: bool = False
+        self,
+        name: str,
+        template: str,
+        *,
+        ordered: bool = True,
+        replace: bool = False,
+        authorize: Authorize | None = None,
     ) -> Callable[[PageDispatcher], CollectionRoute]:
         """Register ``async (ctx, cursor, **params) -> Page | None`` as collection ``name``.
 
@@ -308,7 +359,9 @@ class Federation:
         whose ``.counter`` and ``.recipients`` decorators add a count and a one-shot listing.
         ``outbox``, ``followers``, ``following``, ``liked`` and ``featured`` appear in the
         actor document automatically.  A second collection ``name`` is refused unless
-        ``replace``.
+        ``replace``.  ``authorize(ctx, signer, **params)`` guards the collection and each of
+        its pages as it guards an object (:meth:`object`; ``404 {"error": "no such
+        collection"}``); fan-out to followers does not go through it.
         """
         parsed = UrlTemplate(template)
 
@@ -321,43 +374,45 @@ class Federation:
                 template=template,
             )
             what = f"a collection {name!r}"
+            self._check_authorize(authorize, parsed, what)
             self._claim(f"collection:{name}", parsed, what, replace=replace)
             route = CollectionRoute(name, parsed, fn, ordered=ordered)
             self.templates[f"collection:{name}"] = parsed
             self.collections[name] = route
+            self._set_authorize(f"collection:{name}", authorize)
             return route
 
         return register
 
     def outbox_collection(
-        self, template: str, *, replace: bool = False
+        self, template: str, *, replace: bool = False, authorize: Authorize | None = None
     ) -> Callable[[PageDispatcher], CollectionRoute]:
         """Shorthand for ``collection("outbox", template)``."""
-        return self.collection("outbox", template, replace=replace)
+        return self.collection("outbox", template, replace=replace, authorize=authorize)
 
     def followers(
-        self, template: str, *, replace: bool = False
+        self, template: str, *, replace: bool = False, authorize: Authorize | None = None
     ) -> Callable[[PageDispatcher], CollectionRoute]:
         """Shorthand for ``collection("followers", template)``."""
-        return self.collection("followers", template, replace=replace)
+        return self.collection("followers", template, replace=replace, authorize=authorize)
 
     def following(
-        self, template: str, *, replace: bool = False
+        self, template: str, *, replace: bool = False, authorize: Authorize | None = None
     ) -> Callable[[PageDispatcher], CollectionRoute]:
         """Shorthand for ``collection("following", template)``."""
-        return self.collection("following", template, replace=replace)
+        return self.collection("following", template, replace=replace, authorize=authorize)
 
     def liked(
-        self, template: str, *, replace: bool = False
+        self, template: str, *, replace: bool = False, authorize: Authorize | None = None
     ) -> Callable[[PageDispatcher], CollectionRoute]:
         """Shorthand for ``collection("liked", template)``."""
-        return self.collection("liked", template, replace=replace)
+        return self.collection("liked", template, replace=replace, authorize=authorize)
 
     def featured(
-        self, template: str, *, replace: bool = False
+        self, template: str, *, replace: bool = False, authorize: Authorize | None = None
     ) -> Callable[[PageDispatcher], CollectionRoute]:
         """Shorthand for ``collection("featured", template)``."""
-        return self.collection("featured", template, replace=replace)
+        return self.collection("featured", template, replace=replace, authorize=authorize)
 
     @overload
     def nodeinfo(self, fn: NodeInfoDispatcher, /) -> NodeInfoDispatcher: ...
