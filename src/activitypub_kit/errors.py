@@ -403,6 +403,16 @@ class RouteError(ActivityPubError, ValueError):
     http_status = 500
 
 
+class NoContextDataError(ActivityPubError, RuntimeError):
+    """``ctx.data`` was read on a Federation built without ``context_data``.
+
+    Build it with ``Federation(origin, context_data=value)`` or
+    ``Federation(origin, context_data_factory=make)`` to hand app state to every callback.
+    """
+
+    http_status = 500
+
+
 __all__ = [
     "ActivityPubError",
     "ValidationError",
@@ -464,4 +474,5 @@ __all__ = [
     "ForbiddenActivityError",
     "InvalidCursorError",
     "RouteError",
+    "NoContextDataError",
 ]

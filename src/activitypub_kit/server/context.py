@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from urllib.parse import parse_qs, urldefrag, urlsplit
+
+import anyio
+from typing_extensions import TypeVar as DefaultTypeVar
 
 from activitypub_kit.delivery.planning import Recipient
 from activitypub_kit.errors import (
@@ -40,15 +43,26 @@ if TYPE_CHECKING:
 
 Audience = Recipient | str | ASModel | Mapping[str, Any]
 M = TypeVar("M", bound=ASModel)
+#: The app's context data type: ``Context[AppState]``; a bare ``Context`` is ``Context[Any]``.
+D = DefaultTypeVar("D", default=Any)
 
+_UNREAD: Any = object()
+
+#: How many actor documents :meth:`Context.send` fetches at once.
+MAX_CONCURRENT_LOOKUPS = 8
 #: How many pages :meth:`Context.traverse_collection` reads by default.
 MAX_PAGES = 20
 #: How many items :meth:`Context.traverse_collection` yields by default.
 MAX_ITEMS = 1000
 
 
-class Context:
+class Context(Generic[D]):
     """What a dispatcher or handler can do: build our URIs, send, look things up.
+
+    ``data`` is the app's own state, typed ``D`` (``Context[AppState]``): the
+    ``context_data`` the :class:`~activitypub_kit.server.Federation` was built with, or what
+    its ``context_data_factory`` made for this context (called on the first read, once per
+    context).
 
     ``signer`` is who signed the request being answered, a
     :class:`~activitypub_kit.server.documents.Signer` (a ``str``: the key id, with the key's
@@ -61,7 +75,7 @@ class Context:
 
     def __init__(
         self,
-        federation: Federation,
+        federation: Federation[D],
         *,
         inbox: str | None = None,
         signer: str | None = None,
@@ -76,6 +90,19 @@ class Context:
             else documents.Signer(signer)
         )
         self.method = method
+        self._data: D = _UNREAD
+
+    @property
+    def data(self) -> D:
+        """The app's context data (``Federation(..., context_data=...)``), typed ``D``.
+
+        With a ``context_data_factory`` the factory is called on the first read, and its
+        result kept for this context.  A Federation built with neither raises
+        :class:`~activitypub_kit.errors.NoContextDataError`.
+        """
+        if self._data is _UNREAD:
+            self._data = self.federation.new_context_data()
+        return self._data
 
     # -- URIs ------------------------------------------------------------------------
 
@@ -334,12 +361,45 @@ class Context:
         if not document.get("id"):
             document["id"] = self.new_id(actor or self.actor_uri(sender))
         entries = [to] if isinstance(to, Recipient | str | ASModel | Mapping) else list(to)
-        audience: list[Recipient | str | Mapping[str, JSONValue]] = [
-            await self._recipient(entry) for entry in entries
-        ]
+        audience: list[Recipient | str | Mapping[str, JSONValue]] = list(
+            await self._recipients(entries)
+        )
         return await self.federation.outbox.send(
             document, key_ref=sender, to=audience, sender=actor
         )
+
+    async def _recipients(
+        self, entries: Sequence[Audience]
+    ) -> list[Recipient | Mapping[str, JSONValue]]:
+        """Resolve ``entries``, keeping their order.
+
+        Actor ids are fetched concurrently, at most :data:`MAX_CONCURRENT_LOOKUPS` at a time.
+        A failing fetch cancels the others and the first failure in recipient order is
+        raised, so nothing is sent (as when they were fetched one after another).
+        """
+        found: list[Recipient | Mapping[str, JSONValue] | None] = [None] * len(entries)
+        remote = {i for i, entry in enumerate(entries) if isinstance(entry, str)}
+        for index, entry in enumerate(entries):
+            if index not in remote or len(remote) == 1:
+                found[index] = await self._recipient(entry)
+        if len(remote) > 1:
+            limit = anyio.Semaphore(MAX_CONCURRENT_LOOKUPS)
+            failures: dict[int, Exception] = {}
+
+            async def resolve(index: int, scope: anyio.CancelScope) -> None:
+                async with limit:
+                    try:
+                        found[index] = await self._recipient(entries[index])
+                    except Exception as exc:  # re-raised below, in recipient order
+                        failures[index] = exc
+                        scope.cancel()
+
+            async with anyio.create_task_group() as group:
+                for index in sorted(remote):
+                    group.start_soon(resolve, index, group.cancel_scope)
+            if failures:
+                raise failures[min(failures)]
+        return [entry for entry in found if entry is not None]
 
     async def _recipient(self, entry: Audience) -> Recipient | Mapping[str, JSONValue]:
         if isinstance(entry, Recipient):

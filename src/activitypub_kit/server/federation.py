@@ -7,7 +7,7 @@ import inspect
 import logging
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 from urllib.parse import urlsplit
 
 import anyio
@@ -17,12 +17,12 @@ from activitypub_kit.delivery.options import DeliveryOptions
 from activitypub_kit.delivery.outbox import DeliveryHooks, Outbox
 from activitypub_kit.delivery.planning import Recipient, Unresolved, inbox_host
 from activitypub_kit.delivery.transport import HttpTransport
-from activitypub_kit.errors import BlockedError, RouteError
+from activitypub_kit.errors import BlockedError, NoContextDataError, RouteError
 from activitypub_kit.http import FetchCache, HttpClient, KeyResolver, Resolver
 from activitypub_kit.models import ASModel
 from activitypub_kit.server.authenticate import Authenticated, Authenticator
 from activitypub_kit.server.collections import CollectionRoute, Page, PageDispatcher
-from activitypub_kit.server.context import Context
+from activitypub_kit.server.context import Context, D
 from activitypub_kit.server.documents import Authorize
 from activitypub_kit.server.inbox import Inbox, seen_key
 from activitypub_kit.server.keys import KeyCache, KeyPair, key_pairs_for, stored_keys
@@ -36,10 +36,12 @@ from activitypub_kit.webfinger import NodeInfo, NodeInfoSoftware
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-ActorDispatcher = Callable[[Context, str], Awaitable[ASModel | None]]
+ActorDispatcher = Callable[[Context[D], str], Awaitable[ASModel | None]]
 ObjectDispatcher = Callable[..., Awaitable[ASModel | None]]
-KeyPairsDispatcher = Callable[[Context, str], Awaitable[Sequence[PrivateKey]]]
-NodeInfoDispatcher = Callable[[Context], Awaitable[NodeInfo]]
+KeyPairsDispatcher = Callable[[Context[D], str], Awaitable[Sequence[PrivateKey]]]
+NodeInfoDispatcher = Callable[[Context[D]], Awaitable[NodeInfo]]
+#: ``context_data_factory``: a plain zero-argument callable making one context's data.
+ContextDataFactory = Callable[[], D]
 #: ``on_delivery_failed`` / ``on_gone``: ``(event) -> None``, plain or ``async``.
 FailureCallback = Callable[[DeliveryFailureEvent], Awaitable[None] | None]
 
@@ -59,8 +61,21 @@ _BUILT_IN = {
 }
 
 
-class Federation:
+class _NoData:
+    """The default of ``context_data``: none given (``None`` is a value like any other)."""
+
+
+_NO_DATA = _NoData()
+
+
+class Federation(Generic[D]):
     """One federated application: origins, stores, HTTP client, policies and routes.
+
+    Generic in the app's context data ``D``: ``context_data`` (a value, shared by every
+    context) or ``context_data_factory`` (a plain zero-argument callable, called once per
+    context on its first ``ctx.data`` read) is what ``ctx.data`` gives in every dispatcher,
+    handler and :meth:`context`, typed ``D`` (``Federation[AppState]``, ``Context[AppState]``).
+    Without either, ``ctx.data`` raises :class:`~activitypub_kit.errors.NoContextDataError`.
 
     ``origin`` is our canonical origin (``https://example.com``), or several (the first is
     canonical; the others are accepted as local).  ``store`` and ``queue`` default to the
@@ -117,7 +132,21 @@ class Federation:
         software: NodeInfoSoftware | None = None,
         allow_local_handles: bool = False,
         trust_forwarded_host: bool = False,
+        context_data: D | _NoData = _NO_DATA,
+        context_data_factory: ContextDataFactory[D] | None = None,
     ) -> None:
+        if context_data_factory is not None:
+            if not isinstance(context_data, _NoData):
+                raise RouteError("pass context_data or context_data_factory, not both")
+            if not callable(context_data_factory) or inspect.iscoroutinefunction(
+                context_data_factory
+            ):
+                raise RouteError(
+                    "context_data_factory must be a plain zero-argument callable (fed.context()"
+                    " is not async: open async resources in the lifespan and pass them in)"
+                )
+        self._context_data = context_data
+        self._context_data_factory = context_data_factory
         origins = [origin] if isinstance(origin, str) else list(origin)
         if not origins:
             raise RouteError("a Federation needs at least one origin")
@@ -163,14 +192,14 @@ class Federation:
             "shared_inbox": UrlTemplate(shared_inbox_path),
             "instance_actor": UrlTemplate(instance_actor_path),
         }
-        self.actor_dispatcher: ActorDispatcher | None = None
-        self.key_pairs_dispatcher: KeyPairsDispatcher | None = None
-        self.nodeinfo_dispatcher: NodeInfoDispatcher | None = None
+        self.actor_dispatcher: ActorDispatcher[D] | None = None
+        self.key_pairs_dispatcher: KeyPairsDispatcher[D] | None = None
+        self.nodeinfo_dispatcher: NodeInfoDispatcher[D] | None = None
         self.objects: dict[str, tuple[type[ASModel], ObjectDispatcher]] = {}
         self.collections: dict[str, CollectionRoute] = {}
         #: ``authorize`` predicates by route (``actor``, ``object:Note``, ``collection:name``).
         self.authorizers: dict[str, Authorize] = {}
-        self.inbox = Inbox(self)
+        self.inbox: Inbox[D] = Inbox(self)
         self.resolver = Resolver(
             self.client,
             cache=FetchCache(self.store),
@@ -242,7 +271,7 @@ class Federation:
 
     def actor(
         self, template: str, *, replace: bool = False, authorize: Authorize | None = None
-    ) -> Callable[[ActorDispatcher], ActorDispatcher]:
+    ) -> Callable[[ActorDispatcher[D]], ActorDispatcher[D]]:
         """Register the actor dispatcher ``async (ctx, handle)`` on ``template``.
 
         The template must hold exactly ``{handle}``.  The dispatcher returns the actor model,
@@ -259,7 +288,7 @@ class Federation:
         if parsed.names != ("handle",):
             raise RouteError(f"actor template {template!r} must hold exactly {{handle}}")
 
-        def register(fn: ActorDispatcher) -> ActorDispatcher:
+        def register(fn: ActorDispatcher[D]) -> ActorDispatcher[D]:
             check_parameters(
                 fn, leading=("ctx", "handle"), names=(), what="actor dispatcher", template=template
             )
@@ -273,16 +302,16 @@ class Federation:
         return register
 
     @overload
-    def key_pairs(self, fn: KeyPairsDispatcher, /) -> KeyPairsDispatcher: ...
+    def key_pairs(self, fn: KeyPairsDispatcher[D], /) -> KeyPairsDispatcher[D]: ...
 
     @overload
     def key_pairs(
         self, *, replace: bool = ...
-    ) -> Callable[[KeyPairsDispatcher], KeyPairsDispatcher]: ...
+    ) -> Callable[[KeyPairsDispatcher[D]], KeyPairsDispatcher[D]]: ...
 
     def key_pairs(
-        self, fn: KeyPairsDispatcher | None = None, *, replace: bool = False
-    ) -> KeyPairsDispatcher | Callable[[KeyPairsDispatcher], KeyPairsDispatcher]:
+        self, fn: KeyPairsDispatcher[D] | None = None, *, replace: bool = False
+    ) -> KeyPairsDispatcher[D] | Callable[[KeyPairsDispatcher[D]], KeyPairsDispatcher[D]]:
         """Register ``async (ctx, handle) -> [private keys]`` (RSA and/or Ed25519).
 
         Without it every actor gets an RSA and an Ed25519 key generated once and kept in the
@@ -291,7 +320,7 @@ class Federation:
         :attr:`key_cache_ttl` seconds; :meth:`forget_keys` drops them at once.
         """
 
-        def register(fn: KeyPairsDispatcher) -> KeyPairsDispatcher:
+        def register(fn: KeyPairsDispatcher[D]) -> KeyPairsDispatcher[D]:
             check_parameters(fn, leading=("ctx", "handle"), names=(), what="key-pairs dispatcher")
             if self.key_pairs_dispatcher is not None and not replace:
                 raise RouteError(
@@ -415,22 +444,22 @@ class Federation:
         return self.collection("featured", template, replace=replace, authorize=authorize)
 
     @overload
-    def nodeinfo(self, fn: NodeInfoDispatcher, /) -> NodeInfoDispatcher: ...
+    def nodeinfo(self, fn: NodeInfoDispatcher[D], /) -> NodeInfoDispatcher[D]: ...
 
     @overload
     def nodeinfo(
         self, *, replace: bool = ...
-    ) -> Callable[[NodeInfoDispatcher], NodeInfoDispatcher]: ...
+    ) -> Callable[[NodeInfoDispatcher[D]], NodeInfoDispatcher[D]]: ...
 
     def nodeinfo(
-        self, fn: NodeInfoDispatcher | None = None, *, replace: bool = False
-    ) -> NodeInfoDispatcher | Callable[[NodeInfoDispatcher], NodeInfoDispatcher]:
+        self, fn: NodeInfoDispatcher[D] | None = None, *, replace: bool = False
+    ) -> NodeInfoDispatcher[D] | Callable[[NodeInfoDispatcher[D]], NodeInfoDispatcher[D]]:
         """Register ``async (ctx) -> NodeInfo`` (default: software and protocols only).
 
         Bare (``@fed.nodeinfo``), or ``@fed.nodeinfo(replace=True)`` to replace an earlier one.
         """
 
-        def register(fn: NodeInfoDispatcher) -> NodeInfoDispatcher:
+        def register(fn: NodeInfoDispatcher[D]) -> NodeInfoDispatcher[D]:
             check_parameters(fn, leading=("ctx",), names=(), what="NodeInfo dispatcher")
             if self.nodeinfo_dispatcher is not None and not replace:
                 raise RouteError(
@@ -461,9 +490,24 @@ class Federation:
         values = template.match(urlsplit(uri).path)
         return values["handle"] if values else None
 
-    def context(self, **kwargs: Any) -> Context:
-        """A :class:`Context` for application code (publishing, lookups)."""
+    def context(self, **kwargs: Any) -> Context[D]:
+        """A :class:`Context` for application code (publishing, lookups), with ``ctx.data``."""
         return Context(self, **kwargs)
+
+    def new_context_data(self) -> D:
+        """The data of a new context: ``context_data``, or a fresh ``context_data_factory()``.
+
+        Raises :class:`~activitypub_kit.errors.NoContextDataError` when the Federation was
+        built with neither.
+        """
+        if self._context_data_factory is not None:
+            return self._context_data_factory()
+        if isinstance(self._context_data, _NoData):
+            raise NoContextDataError(
+                "ctx.data: this Federation has no context data; build it with"
+                " Federation(..., context_data=value) or context_data_factory=make"
+            )
+        return self._context_data
 
     # -- keys ------------------------------------------------------------------------
 
@@ -711,4 +755,4 @@ async def _call_hook(hook: FailureCallback | None, event: DeliveryFailureEvent) 
             await result
 
 
-__all__ = ["Federation", "FailureCallback", "INSTANCE"]
+__all__ = ["INSTANCE", "ContextDataFactory", "FailureCallback", "Federation"]

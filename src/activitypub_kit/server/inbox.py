@@ -27,7 +27,9 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from typing_extensions import TypeAliasType
 
 from activitypub_kit.errors import (
     ActivityPubError,
@@ -36,6 +38,7 @@ from activitypub_kit.errors import (
     RouteError,
 )
 from activitypub_kit.models import ASModel, parse
+from activitypub_kit.server.context import D
 from activitypub_kit.server.origins import Dropped, apply_origin_rules
 from activitypub_kit.server.parsing import decode_activity, single_id
 from activitypub_kit.server.routes import check_parameters
@@ -51,8 +54,11 @@ _A = TypeVar("_A", bound=ASModel)
 _B = TypeVar("_B", bound=ASModel)
 _C = TypeVar("_C", bound=ASModel)
 
-#: ``async (ctx, activity) -> None``; ``InboxHandler[Follow]`` receives ``Follow`` activities.
-InboxHandler = Callable[["Context", _A], Awaitable[None]]
+#: ``async (ctx, activity) -> None``; ``InboxHandler[Follow]`` receives ``Follow`` activities,
+#: ``InboxHandler[Follow, AppState]`` with a ``Context[AppState]``.
+InboxHandler = TypeAliasType(
+    "InboxHandler", Callable[["Context[D]", _A], Awaitable[None]], type_params=(_A, D)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,36 +69,36 @@ class InboxAnswer:
     body: dict[str, str]
 
 
-class Inbox:
+class Inbox(Generic[D]):
     """Inbox handlers per activity type (``@fed.inbox.on(Follow)``) and the pipeline."""
 
-    def __init__(self, federation: Federation) -> None:
+    def __init__(self, federation: Federation[D]) -> None:
         self._federation = federation
-        self._handlers: dict[type[ASModel], InboxHandler[Any]] = {}
+        self._handlers: dict[type[ASModel], InboxHandler[Any, D]] = {}
 
     @overload
     def on(
         self, kind: type[_A], /, *, replace: bool = ...
-    ) -> Callable[[InboxHandler[_A]], InboxHandler[_A]]: ...
+    ) -> Callable[[InboxHandler[_A, D]], InboxHandler[_A, D]]: ...
 
     @overload
     def on(
         self, kind: type[_A], other: type[_B], /, *, replace: bool = ...
-    ) -> Callable[[InboxHandler[_A | _B]], InboxHandler[_A | _B]]: ...
+    ) -> Callable[[InboxHandler[_A | _B, D]], InboxHandler[_A | _B, D]]: ...
 
     @overload
     def on(
         self, kind: type[_A], other: type[_B], third: type[_C], /, *, replace: bool = ...
-    ) -> Callable[[InboxHandler[_A | _B | _C]], InboxHandler[_A | _B | _C]]: ...
+    ) -> Callable[[InboxHandler[_A | _B | _C, D]], InboxHandler[_A | _B | _C, D]]: ...
 
     @overload
     def on(
         self, *types: type[ASModel], replace: bool = ...
-    ) -> Callable[[InboxHandler[Any]], InboxHandler[Any]]: ...
+    ) -> Callable[[InboxHandler[Any, D]], InboxHandler[Any, D]]: ...
 
     def on(
         self, *types: type[ASModel], replace: bool = False
-    ) -> Callable[[InboxHandler[Any]], InboxHandler[Any]]:
+    ) -> Callable[[InboxHandler[Any, D]], InboxHandler[Any, D]]:
         """Register ``async (ctx, activity)`` for activities of ``types`` and their subclasses.
 
         The most specific registered class wins: a handler for ``Activity`` receives
@@ -106,7 +112,7 @@ class Inbox:
         if repeated:
             raise RouteError(f"inbox.on() names {', '.join(repeated)} more than once")
 
-        def register(handler: InboxHandler[Any]) -> InboxHandler[Any]:
+        def register(handler: InboxHandler[Any, D]) -> InboxHandler[Any, D]:
             check_parameters(handler, leading=("ctx", "activity"), names=(), what="inbox handler")
             taken = [kind for kind in types if kind in self._handlers]
             if taken and not replace:
@@ -124,7 +130,7 @@ class Inbox:
 
         return register
 
-    def handler_for(self, activity: ASModel) -> InboxHandler[Any] | None:
+    def handler_for(self, activity: ASModel) -> InboxHandler[Any, D] | None:
         """The handler of the most specific registered class of ``activity``."""
         for kind in type(activity).__mro__:
             handler = self._handlers.get(kind)

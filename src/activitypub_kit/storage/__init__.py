@@ -18,6 +18,7 @@ from activitypub_kit.storage.base import (
     KeyValueStore,
     Message,
     MessageQueue,
+    Outgoing,
     QueueStats,
 )
 from activitypub_kit.storage.codec import (
@@ -67,6 +68,7 @@ __all__ = [
     "Message",
     "DeadLetter",
     "QueueStats",
+    "Outgoing",
     "DEFAULT_MAX_MESSAGE_BYTES",
     "DEFAULT_MAX_VALUE_BYTES",
     "DEFAULT_DEDUP_WINDOW",

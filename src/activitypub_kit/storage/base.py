@@ -84,6 +84,23 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message for :meth:`MessageQueue.enqueue_many`: a body and its enqueue options.
+
+    The fields mean what the keyword arguments of :meth:`MessageQueue.enqueue` mean.
+    """
+
+    #: The JSON value to enqueue.
+    body: JSONValue
+    #: Seconds to keep the message invisible.
+    delay: float = 0.0
+    #: Messages sharing this key are handed out one at a time, in enqueue order.
+    ordering_key: str | None = None
+    #: Skip the message if this key was enqueued within the deduplication window.
+    dedup_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DeadLetter:
     """A message a policy gave up on, kept for inspection."""
 
@@ -146,6 +163,17 @@ class MessageQueue(Protocol):
         """
         ...
 
+    async def enqueue_many(self, messages: Sequence[Outgoing]) -> list[str | None]:
+        """Add several messages at once, atomically; return their ids in the same order.
+
+        Equivalent to calling :meth:`enqueue` for each message in order (ordering keys keep
+        batch order; a ``dedup_key`` repeated within the batch keeps the first message), but
+        all or nothing: every message is validated before anything is written, and the
+        durable backends write the batch in one transaction.  A deduplicated message's id is
+        ``None``; an empty batch returns ``[]``.
+        """
+        ...
+
     async def receive(
         self, *, lease: float, max_messages: int = 1, wait: float = 0.0
     ) -> list[Message]:
@@ -199,6 +227,7 @@ __all__ = [
     "Clock",
     "KeyValueStore",
     "Message",
+    "Outgoing",
     "DeadLetter",
     "QueueStats",
     "MessageQueue",

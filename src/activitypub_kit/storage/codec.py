@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from activitypub_kit.errors import (
@@ -16,7 +17,7 @@ from activitypub_kit.errors import (
     MessageTooLargeError,
     SerializationError,
 )
-from activitypub_kit.storage.base import JSONValue, Key
+from activitypub_kit.storage.base import JSONValue, Key, Outgoing
 
 #: Default largest encoded message body, in bytes (UTF-8 JSON): 256 KiB.  An ActivityPub
 #: activity is rarely above 64 KiB; anything bigger belongs in a store, referenced by id.
@@ -151,8 +152,37 @@ def check_enqueue(
     return text, seconds
 
 
+def check_batch(messages: Sequence[Outgoing], *, limit: int) -> list[tuple[Outgoing, str, float]]:
+    """Validate every message of ``MessageQueue.enqueue_many`` before anything is written.
+
+    Return ``(message, encoded body, delay)`` for each message, in order.  Backends then
+    write the batch in one transaction with the semantics of ``enqueue`` in a loop.
+    """
+    given: object = messages
+    if isinstance(given, str | bytes) or not isinstance(given, Sequence):
+        raise InvalidArgumentError(
+            f"messages must be a sequence of Outgoing, not {type(messages).__name__}"
+        )
+    checked: list[tuple[Outgoing, str, float]] = []
+    for message in messages:
+        if not isinstance(message, Outgoing):
+            raise InvalidArgumentError(
+                f"each message must be an Outgoing, not {type(message).__name__}"
+            )
+        text, delay = check_enqueue(
+            message.body,
+            delay=message.delay,
+            ordering_key=message.ordering_key,
+            dedup_key=message.dedup_key,
+            limit=limit,
+        )
+        checked.append((message, text, delay))
+    return checked
+
+
 __all__ = [
     "check_enqueue",
+    "check_batch",
     "DEFAULT_MAX_MESSAGE_BYTES",
     "DEFAULT_MAX_VALUE_BYTES",
     "DEFAULT_DEDUP_WINDOW",

@@ -7,7 +7,7 @@ import itertools
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import anyio
@@ -19,12 +19,14 @@ from activitypub_kit.storage.base import (
     JSONValue,
     Key,
     Message,
+    Outgoing,
     QueueStats,
 )
 from activitypub_kit.storage.codec import (
     DEFAULT_DEDUP_WINDOW,
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_MAX_VALUE_BYTES,
+    check_batch,
     check_count,
     check_enqueue,
     check_key,
@@ -173,6 +175,17 @@ class MemoryQueue:
             dedup_key=dedup_key,
             limit=self.max_message_bytes,
         )
+        return self._add(text, delay, ordering_key, dedup_key)
+
+    async def enqueue_many(self, messages: Sequence[Outgoing]) -> list[str | None]:
+        """Add several messages at once; see :meth:`MessageQueue.enqueue_many`."""
+        self._check_open()
+        checked = check_batch(messages, limit=self.max_message_bytes)
+        return [self._add(text, delay, m.ordering_key, m.dedup_key) for m, text, delay in checked]
+
+    def _add(
+        self, text: str, delay: float, ordering_key: str | None, dedup_key: str | None
+    ) -> str | None:
         now = self._clock()
         if dedup_key is not None:
             while self._dedup_heap and self._dedup_heap[0][0] <= now:

@@ -40,7 +40,7 @@ from activitypub_kit.errors import (
     SerializationError,
     StorageClosedError,
 )
-from activitypub_kit.storage.base import MessageQueue
+from activitypub_kit.storage.base import MessageQueue, Outgoing
 from activitypub_kit.testing.clock import FakeClock, wait_until
 
 QueueFactory = Callable[..., Awaitable[MessageQueue]]
@@ -412,6 +412,97 @@ class QueueConformance:
             await queue.receive(lease=10, max_messages=0)
         assert (await queue.stats()).depth == 0
 
+    # --- enqueue_many ------------------------------------------------------------------
+
+    @pytest.mark.anyio
+    async def test_enqueue_many_keeps_order_and_returns_ids(self, queue: MessageQueue) -> None:
+        """A batch is enqueued in order; the ids are those the messages are received with."""
+        assert await queue.enqueue_many([]) == []
+        await queue.enqueue("before")
+        ids = await queue.enqueue_many([Outgoing(i) for i in range(5)])
+        assert len(ids) == 5
+        assert all(isinstance(i, str) for i in ids)
+        assert len(set(ids)) == 5
+        await queue.enqueue("after")
+        got = await queue.receive(lease=30, max_messages=10)
+        assert [m.body for m in got] == ["before", 0, 1, 2, 3, 4, "after"]
+        assert [m.id for m in got[1:6]] == ids
+
+    @pytest.mark.anyio
+    async def test_enqueue_many_ordering_keys_across_a_batch(self, queue: MessageQueue) -> None:
+        """Ordering keys chain within a batch and behind messages enqueued before it."""
+        await queue.enqueue("a0", ordering_key="a")
+        await queue.enqueue_many(
+            [
+                Outgoing("a1", ordering_key="a"),
+                Outgoing("b0", ordering_key="b"),
+                Outgoing("a2", ordering_key="a"),
+                Outgoing("b1", ordering_key="b"),
+                Outgoing("free"),
+            ]
+        )
+        seen: list[Any] = []
+        for _ in range(3):
+            got = await queue.receive(lease=30, max_messages=10)
+            seen.append(sorted(m.body for m in got))
+            for message in got:
+                assert await queue.ack(message)
+        assert seen == [["a0", "b0", "free"], ["a1", "b1"], ["a2"]]
+
+    @pytest.mark.anyio
+    async def test_enqueue_many_deduplicates_within_and_against_earlier(
+        self, queue: MessageQueue
+    ) -> None:
+        """A dedup key seen before, or earlier in the batch, gives ``None`` and stores nothing."""
+        assert await queue.enqueue("old", dedup_key="k1") is not None
+        ids = await queue.enqueue_many(
+            [
+                Outgoing("dup-old", dedup_key="k1"),
+                Outgoing("first", dedup_key="k2"),
+                Outgoing("dup-batch", dedup_key="k2"),
+                Outgoing("plain"),
+            ]
+        )
+        assert ids[0] is None
+        assert ids[2] is None
+        assert ids[1] is not None
+        assert ids[3] is not None
+        got = await queue.receive(lease=30, max_messages=10)
+        assert [m.body for m in got] == ["old", "first", "plain"]
+        assert await queue.enqueue("again", dedup_key="k2") is None
+
+    @pytest.mark.anyio
+    async def test_enqueue_many_delays(self, queue: MessageQueue, clock: FakeClock) -> None:
+        """Each message of a batch keeps its own delay."""
+        await queue.enqueue_many([Outgoing("later", delay=60), Outgoing("now")])
+        got = await queue.receive(lease=300, max_messages=10)
+        assert [m.body for m in got] == ["now"]
+        clock.advance(61)
+        assert [m.body for m in await queue.receive(lease=30, max_messages=10)] == ["later"]
+
+    @pytest.mark.anyio
+    async def test_enqueue_many_is_all_or_nothing(
+        self, queue_factory: QueueFactory, clock: FakeClock
+    ) -> None:
+        """A batch with one invalid message enqueues nothing, its dedup keys included."""
+        queue = await queue_factory(clock=clock, max_message_bytes=64)
+        bad: list[tuple[Outgoing, type[Exception]]] = [
+            (Outgoing({1, 2}), SerializationError),  # type: ignore[arg-type]
+            (Outgoing("x" * 100), MessageTooLargeError),
+            (Outgoing("x", delay=-1), InvalidArgumentError),
+            (Outgoing("x", ordering_key=""), InvalidKeyError),
+            (Outgoing("x", dedup_key="a\x00b"), InvalidKeyError),
+        ]
+        for outgoing, error in bad:
+            with pytest.raises(error):
+                await queue.enqueue_many(
+                    [Outgoing("ok", dedup_key="kept", ordering_key="o"), outgoing]
+                )
+        with pytest.raises(InvalidArgumentError):
+            await queue.enqueue_many(["not an Outgoing"])  # type: ignore[list-item]
+        assert (await queue.stats()).depth == 0
+        assert await queue.enqueue("ok", dedup_key="kept", ordering_key="o") is not None
+
     @pytest.mark.anyio
     async def test_closed_queue_raises_a_typed_error(
         self, queue_factory: QueueFactory, clock: FakeClock
@@ -424,6 +515,8 @@ class QueueConformance:
             await queue.enqueue("x")
         with pytest.raises(StorageClosedError):
             await queue.receive(lease=10)
+        with pytest.raises(StorageClosedError):
+            await queue.enqueue_many([Outgoing("x")])
 
 
 __all__ = ["QueueConformance", "QueueFactory"]

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
 import psycopg
 import psycopg_pool
 
-from activitypub_kit.storage.base import Clock, DeadLetter, JSONValue, Message, QueueStats
+from activitypub_kit.storage.base import (
+    Clock,
+    DeadLetter,
+    JSONValue,
+    Message,
+    Outgoing,
+    QueueStats,
+)
 from activitypub_kit.storage.codec import (
     DEFAULT_DEDUP_WINDOW,
     DEFAULT_MAX_MESSAGE_BYTES,
+    check_batch,
     check_count,
     check_enqueue,
     check_seconds,
@@ -30,6 +39,18 @@ _ENQUEUE = (
 )
 _ENQUEUE_NOTIFY = (
     f"WITH ins AS ({_ENQUEUE}) SELECT pg_notify(%(chan)s, %(payload)s) WHERE %(payload)s <> ''"
+)
+# One message of a batch: its deduplication row (when it has a key) and the message, in
+# one statement; no row is returned when the key was seen within the window.
+_ENQUEUE_DEDUP = (
+    "WITH d AS (INSERT INTO {s}.apk_dedup AS d (queue, key, expires_at)"
+    " SELECT %(q)s, %(dk)s, %(exp)s WHERE %(dk)s::text IS NOT NULL"
+    " ON CONFLICT (queue, key) DO UPDATE SET expires_at = excluded.expires_at"
+    " WHERE d.expires_at <= %(now)s RETURNING 1)"
+    " INSERT INTO {s}.apk_queue (queue, id, body, ordering_key, enqueued_at, visible_at, head)"
+    " SELECT %(q)s, %(id)s, %(body)s, %(ok)s, %(now)s, %(vis)s, %(ok)s::text IS NULL OR"
+    " NOT EXISTS (SELECT 1 FROM {s}.apk_queue WHERE queue = %(q)s AND ordering_key = %(ok)s)"
+    " WHERE %(dk)s::text IS NULL OR EXISTS (SELECT 1 FROM d) RETURNING id"
 )
 _CLAIM = (
     "WITH c AS (SELECT seq FROM {s}.apk_queue WHERE queue = %(q)s AND head"
@@ -143,6 +164,51 @@ class PostgresQueue:
             if delay == 0:
                 await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, self._payload))
         return mid
+
+    async def enqueue_many(self, messages: Sequence[Outgoing]) -> list[str | None]:
+        """Add several messages in one transaction; see :meth:`MessageQueue.enqueue_many`.
+
+        The ordering keys are locked in one statement (sorted, so concurrent batches cannot
+        deadlock), then one statement per message inserts its deduplication row and the
+        message together, sent as one pipelined ``executemany``.
+        """
+        checked = check_batch(messages, limit=self.max_message_bytes)
+        if not checked:
+            return []
+        now, q = self._clock(), self.db.q
+        keys = sorted({m.ordering_key for m, _, _ in checked if m.ordering_key is not None})
+        rows: list[dict[str, object]] = []
+        for m, text, delay in checked:
+            row: dict[str, object] = {"q": self.name, "id": uuid.uuid4().hex, "body": text}
+            row.update(ok=m.ordering_key, now=now, vis=now + delay, dk=m.dedup_key)
+            row.update(exp=now + self.dedup_window)
+            rows.append(row)
+        ids: list[str | None] = []
+        async with self.db.connection() as conn, conn.transaction():
+            if keys:
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
+                    " FROM unnest(%s::text[]) AS k ORDER BY k",
+                    ([self._lock_name(k) for k in keys],),
+                )
+            if any(m.dedup_key is not None for m, _, _ in checked):
+                await conn.execute(
+                    q(
+                        "DELETE FROM {s}.apk_dedup WHERE ctid IN (SELECT ctid FROM"
+                        " {s}.apk_dedup WHERE expires_at <= %s LIMIT 500)"
+                    ),
+                    (now,),
+                )
+            async with conn.cursor() as cur:
+                await cur.executemany(q(_ENQUEUE_DEDUP), rows, returning=True)
+                while True:
+                    found = await cur.fetchone()
+                    ids.append(None if found is None else str(found[0]))
+                    if not cur.nextset():
+                        break
+            if any(mid is not None for mid, (_, _, d) in zip(ids, checked, strict=True) if d == 0):
+                await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, self._payload))
+        return ids
 
     async def receive(
         self, *, lease: float, max_messages: int = 1, wait: float = 0.0

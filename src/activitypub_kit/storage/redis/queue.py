@@ -7,16 +7,25 @@ import json
 import math
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from activitypub_kit.storage.base import Clock, DeadLetter, JSONValue, Message, QueueStats
+from activitypub_kit.storage.base import (
+    Clock,
+    DeadLetter,
+    JSONValue,
+    Message,
+    Outgoing,
+    QueueStats,
+)
 from activitypub_kit.storage.codec import (
     DEFAULT_DEDUP_WINDOW,
     DEFAULT_MAX_MESSAGE_BYTES,
+    check_batch,
     check_count,
     check_enqueue,
     check_seconds,
@@ -88,7 +97,36 @@ class RedisQueue:
             dedup_key=dedup_key,
             limit=self.max_message_bytes,
         )
+        keys, args = self._enqueue_call(self._clock(), text, delay, ordering_key, dedup_key)
+        async with self.conn.errors():
+            result = await self._enqueue(keys=keys, args=args)
+        return None if result is None else str(result)
+
+    async def enqueue_many(self, messages: Sequence[Outgoing]) -> list[str | None]:
+        """Add several messages at once; see :meth:`MessageQueue.enqueue_many`.
+
+        One ``MULTI``/``EXEC`` pipeline of the enqueue script: one round trip, and no other
+        client's command runs between the batch's messages.
+        """
+        checked = check_batch(messages, limit=self.max_message_bytes)
+        if not checked:
+            return []
         now = self._clock()
+        async with self.conn.errors() as client, client.pipeline(transaction=True) as pipe:
+            for m, text, delay in checked:
+                keys, args = self._enqueue_call(now, text, delay, m.ordering_key, m.dedup_key)
+                await self._enqueue(keys=keys, args=args, client=pipe)
+            results = await pipe.execute()
+        return [None if r is None else str(r) for r in results]
+
+    def _enqueue_call(
+        self,
+        now: float,
+        text: str,
+        delay: float,
+        ordering_key: str | None,
+        dedup_key: str | None,
+    ) -> tuple[list[str], list[str]]:
         keys = self._keys("seq", "body", "okey", "due", "ready", "all")
         keys += [
             self.key_prefix + "chain:" + (ordering_key or ""),
@@ -98,9 +136,7 @@ class RedisQueue:
         ttl_ms = str(max(1, math.ceil(self.dedup_window * 1000))) if dedup_key else ""
         args = [text, _num(now), _num(now + delay), ordering_key or "", ttl_ms]
         args.append("1" if delay == 0 else "0")
-        async with self.conn.errors():
-            result = await self._enqueue(keys=keys, args=args)
-        return None if result is None else str(result)
+        return keys, args
 
     async def receive(
         self, *, lease: float, max_messages: int = 1, wait: float = 0.0

@@ -5,15 +5,24 @@ from __future__ import annotations
 import sqlite3
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
 
-from activitypub_kit.storage.base import Clock, DeadLetter, JSONValue, Message, QueueStats
+from activitypub_kit.storage.base import (
+    Clock,
+    DeadLetter,
+    JSONValue,
+    Message,
+    Outgoing,
+    QueueStats,
+)
 from activitypub_kit.storage.codec import (
     DEFAULT_DEDUP_WINDOW,
     DEFAULT_MAX_MESSAGE_BYTES,
+    check_batch,
     check_count,
     check_enqueue,
     check_seconds,
@@ -84,45 +93,76 @@ class SqliteQueue:
             limit=self.max_message_bytes,
         )
         now = self._clock()
-        mid = uuid.uuid4().hex
-
-        def work(conn: sqlite3.Connection) -> str | None:
-            if dedup_key is not None:
-                conn.execute(
-                    "DELETE FROM apk_dedup WHERE (queue, key) IN (SELECT queue, key "
-                    "FROM apk_dedup WHERE expires_at <= ? LIMIT 100)",
-                    (now,),
-                )
-                cur = conn.execute(
-                    "INSERT INTO apk_dedup (queue, key, expires_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT DO NOTHING",
-                    (self.name, dedup_key, now + self.dedup_window),
-                )
-                if cur.rowcount == 0:
-                    return None
-            conn.execute(
-                "INSERT INTO apk_queue (queue, id, body, ordering_key, enqueued_at, "
-                "visible_at, head) VALUES (:q, :id, :body, :ok, :now, :vis, "
-                ":ok IS NULL OR NOT EXISTS (SELECT 1 FROM apk_queue WHERE queue = :q "
-                "AND ordering_key = :ok))",
-                {
-                    "q": self.name,
-                    "id": mid,
-                    "body": text,
-                    "ok": ordering_key,
-                    "now": now,
-                    "vis": now + delay,
-                },
-            )
-            return mid
-
         if dedup_key is None:  # a single INSERT is atomic on its own
-            result = await self.db.run(work)
+            result = await self.db.run(
+                lambda conn: self._insert(conn, now, text, delay, ordering_key, None)
+            )
         else:
-            result = await self.db.run(lambda conn: transaction(conn, work))
+            result = await self.db.run(
+                lambda conn: transaction(
+                    conn, lambda c: self._insert(c, now, text, delay, ordering_key, dedup_key)
+                )
+            )
         if result is not None:
             self._wake()
         return result
+
+    async def enqueue_many(self, messages: Sequence[Outgoing]) -> list[str | None]:
+        """Add several messages in one transaction; see :meth:`MessageQueue.enqueue_many`."""
+        checked = check_batch(messages, limit=self.max_message_bytes)
+        if not checked:
+            return []
+        now = self._clock()
+
+        def work(conn: sqlite3.Connection) -> list[str | None]:
+            return [
+                self._insert(conn, now, text, delay, m.ordering_key, m.dedup_key)
+                for m, text, delay in checked
+            ]
+
+        ids = await self.db.run(lambda conn: transaction(conn, work))
+        if any(mid is not None for mid in ids):
+            self._wake()
+        return ids
+
+    def _insert(
+        self,
+        conn: sqlite3.Connection,
+        now: float,
+        text: str,
+        delay: float,
+        ordering_key: str | None,
+        dedup_key: str | None,
+    ) -> str | None:
+        mid = uuid.uuid4().hex
+        if dedup_key is not None:
+            conn.execute(
+                "DELETE FROM apk_dedup WHERE (queue, key) IN (SELECT queue, key "
+                "FROM apk_dedup WHERE expires_at <= ? LIMIT 100)",
+                (now,),
+            )
+            cur = conn.execute(
+                "INSERT INTO apk_dedup (queue, key, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (self.name, dedup_key, now + self.dedup_window),
+            )
+            if cur.rowcount == 0:
+                return None
+        conn.execute(
+            "INSERT INTO apk_queue (queue, id, body, ordering_key, enqueued_at, "
+            "visible_at, head) VALUES (:q, :id, :body, :ok, :now, :vis, "
+            ":ok IS NULL OR NOT EXISTS (SELECT 1 FROM apk_queue WHERE queue = :q "
+            "AND ordering_key = :ok))",
+            {
+                "q": self.name,
+                "id": mid,
+                "body": text,
+                "ok": ordering_key,
+                "now": now,
+                "vis": now + delay,
+            },
+        )
+        return mid
 
     async def receive(
         self, *, lease: float, max_messages: int = 1, wait: float = 0.0
