@@ -367,3 +367,25 @@ async def test_two_federations_sharing_a_store_fetch_once(start_server, client, 
         assert remote.hits("/users/bob") == 2
     finally:
         await store.aclose()
+
+
+async def test_a_blocked_actor_addressed_by_id_is_never_fetched(start_node, start_server):
+    remote = await start_server("b.test")
+    troll = remote.url("/users/troll")
+    remote.json("/users/troll", {"id": troll, "type": "Person", "inbox": troll + "/inbox"})
+    accept_posts(remote, "/users/troll/inbox")
+    failed = []
+    a = await start_node(
+        "a.test",
+        users={"alice": "Alice"},
+        block_actor=lambda actor: actor == troll,
+        on_delivery_failed=failed.append,
+    )
+    await a.ctx.send(note_create(a, 2), to=[troll])
+
+    async def reported():
+        return len(failed) == 1
+
+    await wait_until(reported, message="the blocked recipient reported")
+    assert remote.seen == []  # neither its actor document nor its inbox
+    assert failed[0].reason == DeliveryFailure.BLOCKED

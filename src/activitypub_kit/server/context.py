@@ -412,6 +412,8 @@ class Context(Generic[D]):
             return Recipient.from_actor(entry)
         if entry in PUBLIC_IRIS:
             raise RouteError("the public collection is an audience, not a recipient")
+        if await self.federation.moderation.blocks(entry):
+            return Recipient(id=entry)  # never fetched; the outbox reports it as blocked
         try:
             return Recipient.from_actor(await self.federation.resolver.fetch_actor(entry))
         except BlockedError:
