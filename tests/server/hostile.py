@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,3 +122,38 @@ async def send_raw(port: int, request: HttpRequest) -> tuple[int, dict[str, Any]
         return status, json.loads(payload)
     except ValueError:
         return status, {}
+
+
+@contextlib.contextmanager
+def inbox_in_a_portal() -> Iterator[tuple[Any, Remote, Any]]:
+    """``(portal, eve, fed)``: a Federation on http://a.test:1 (actors under /users/) and
+    eve's key server on loopback, in one event loop a blocking portal keeps, so that
+    hypothesis (which is synchronous) can drive ``fed.inbox.receive`` in-process."""
+    from anyio.from_thread import start_blocking_portal
+    from nodes import keys_for
+
+    from activitypub_kit.http import HttpSettings
+    from activitypub_kit.models import Person
+    from activitypub_kit.server import Federation
+    from loopback import resolver_with
+
+    with start_blocking_portal() as portal:
+
+        async def setup() -> tuple[Any, ...]:
+            server = await LoopbackServer("c.test").start()
+            eve = serve_actor(server, "eve", keys_for("eve"))
+            client = HttpClient(HttpSettings.for_local_testing(), resolver=resolver_with())
+            fed = Federation("http://a.test:1", client=client)
+
+            @fed.actor("/users/{handle}")
+            async def actor(ctx: Any, handle: str) -> Person:
+                return Person(id=ctx.actor_uri(handle))
+
+            return server, eve, client, fed
+
+        server, eve, client, fed = portal.call(setup)
+        try:
+            yield portal, eve, fed
+        finally:
+            portal.call(client.aclose)
+            portal.call(server.stop)

@@ -16,18 +16,13 @@ import time
 from typing import Any
 
 import pytest
-from anyio.from_thread import start_blocking_portal
-from hostile import serve_actor
+from hostile import inbox_in_a_portal
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from nodes import keys_for
 
-from activitypub_kit.http import HttpClient, HttpSettings
-from activitypub_kit.models import Activity, Person, id_of
+from activitypub_kit.models import Activity, id_of
 from activitypub_kit.models.jsonld import normalise
-from activitypub_kit.server import Federation
 from activitypub_kit.signatures import HttpRequest, sign_cavage
-from loopback import LoopbackServer, resolver_with
 
 AS = "https://www.w3.org/ns/activitystreams"
 AS_NS = AS + "#"
@@ -36,29 +31,14 @@ VICTIM = "https://victim.test/users/vic"
 
 @pytest.fixture(scope="module")
 def harness():
-    with start_blocking_portal() as portal:
+    with inbox_in_a_portal() as (portal, eve, fed):
+        seen: list[Activity] = []
 
-        async def setup() -> tuple[Any, ...]:
-            server = await LoopbackServer("c.test").start()
-            eve = serve_actor(server, "eve", keys_for("eve"))
-            client = HttpClient(HttpSettings.for_local_testing(), resolver=resolver_with())
-            fed = Federation("http://a.test:1", client=client)
-            seen: list[Activity] = []
+        @fed.inbox.on(Activity)
+        async def record(ctx, activity):
+            seen.append(activity)
 
-            @fed.actor("/users/{handle}")
-            async def actor(ctx, handle):
-                return Person(id=ctx.actor_uri(handle))
-
-            @fed.inbox.on(Activity)
-            async def record(ctx, activity):
-                seen.append(activity)
-
-            return server, eve, client, fed, seen
-
-        server, eve, client, fed, seen = portal.call(setup)
         yield portal, eve, fed, seen
-        portal.call(client.aclose)
-        portal.call(server.stop)
 
 
 HARMLESS = [

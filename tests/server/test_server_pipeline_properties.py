@@ -12,41 +12,19 @@ import time
 from typing import Any
 
 import pytest
-from anyio.from_thread import start_blocking_portal
-from hostile import serve_actor
+from hostile import inbox_in_a_portal
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from nodes import keys_for
 
-from activitypub_kit.http import HttpClient, HttpSettings
-from activitypub_kit.models import Person
-from activitypub_kit.server import Federation
 from activitypub_kit.signatures import HttpRequest, sign_cavage
-from loopback import LoopbackServer, resolver_with
 
 AS = "https://www.w3.org/ns/activitystreams"
 
 
 @pytest.fixture(scope="module")
 def harness():
-    with start_blocking_portal() as portal:
-
-        async def setup() -> tuple[Any, ...]:
-            server = await LoopbackServer("c.test").start()
-            eve = serve_actor(server, "eve", keys_for("eve"))
-            client = HttpClient(HttpSettings.for_local_testing(), resolver=resolver_with())
-            fed = Federation("http://a.test:1", client=client)
-
-            @fed.actor("/users/{handle}")
-            async def actor(ctx, handle):
-                return Person(id=ctx.actor_uri(handle))
-
-            return server, eve, client, fed
-
-        server, eve, client, fed = portal.call(setup)
-        yield portal, eve, fed
-        portal.call(client.aclose)
-        portal.call(server.stop)
+    with inbox_in_a_portal() as found:
+        yield found
 
 
 json_value = st.recursive(

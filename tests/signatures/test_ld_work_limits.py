@@ -47,6 +47,7 @@ from activitypub_kit.signatures.ldwork import (
     check_ld_shape,
     close_ld_workers,
 )
+from activitypub_kit.testing import watch_event_loop
 
 pytestmark = pytest.mark.anyio
 
@@ -378,20 +379,7 @@ async def test_event_loop_keeps_ticking_while_a_hostile_document_is_canonicalise
     pool: LdWorkerPool, rsa_key: Any
 ) -> None:
     document = long_value_list()
-    loop = asyncio.get_running_loop()
-    gaps: list[float] = []
-    done = asyncio.Event()
-
-    async def tick() -> None:
-        last = loop.time()
-        while not done.is_set():
-            await asyncio.sleep(0.01)
-            now = loop.time()
-            gaps.append(now - last)
-            last = now
-
-    ticker = asyncio.create_task(tick())
-    try:
+    async with watch_event_loop(0.01) as watch:
         with pytest.raises(LdWorkLimitError, match="took longer than"):
             await verify_ld_signature_async(
                 document,
@@ -400,11 +388,8 @@ async def test_event_loop_keeps_ticking_while_a_hostile_document_is_canonicalise
                 pool=pool,
                 time_limit=1.0,
             )
-    finally:
-        done.set()
-        await ticker
-    assert len(gaps) > 20
-    assert max(gaps) < 0.1
+    assert len(watch.gaps) > 20
+    assert watch.longest < 0.1
 
 
 async def test_a_hostile_document_does_not_hold_up_a_genuine_one(

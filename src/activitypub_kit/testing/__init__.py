@@ -1,6 +1,7 @@
 """Test helpers for applications and backend authors.
 
 - :class:`FakeClock` and :func:`wait_until`: drive time-dependent behaviour without sleeps.
+- :func:`watch_event_loop`: how long the event loop was held while a block ran.
 - :class:`QueueConformance` and :class:`StoreConformance`: the conformance suites every
   :class:`~activitypub_kit.storage.MessageQueue` and
   :class:`~activitypub_kit.storage.KeyValueStore` backend passes; subclass them in your
@@ -13,7 +14,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from activitypub_kit.testing.clock import FakeClock, wait_until
+from activitypub_kit.testing.clock import FakeClock, LoopWatch, wait_until, watch_event_loop
 
 if TYPE_CHECKING:
     from activitypub_kit.testing.queue_suite import QueueConformance, QueueFactory
@@ -38,6 +39,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "FakeClock",
     "wait_until",
+    "LoopWatch",
+    "watch_event_loop",
     "QueueConformance",
     "QueueFactory",
     "StoreConformance",

@@ -1,9 +1,10 @@
-"""A clock tests move by hand, and a condition wait with a deadline."""
+"""A clock tests move by hand, a condition wait with a deadline, an event-loop watch."""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 
@@ -48,4 +49,43 @@ async def wait_until(
         await anyio.sleep(interval)
 
 
-__all__ = ["FakeClock", "wait_until"]
+class LoopWatch:
+    """What :func:`watch_event_loop` saw: the gaps between the ticks of its task."""
+
+    def __init__(self) -> None:
+        #: Seconds between consecutive ticks (each tick asks for ``interval``).
+        self.gaps: list[float] = []
+
+    @property
+    def longest(self) -> float:
+        """The longest gap: how long the event loop was held at most (``0.0`` if no tick)."""
+        return max(self.gaps, default=0.0)
+
+
+@contextlib.asynccontextmanager
+async def watch_event_loop(interval: float = 0.005) -> AsyncIterator[LoopWatch]:
+    """Tick every ``interval`` seconds while the block runs; report the gaps.
+
+    ``async with watch_event_loop() as watch: ...`` then ``assert watch.longest < 0.1``
+    checks that nothing in the block held the event loop (a responsiveness bound, not a
+    speed figure).
+    """
+    watch = LoopWatch()
+    async with anyio.create_task_group() as group:
+
+        async def tick() -> None:
+            last = time.perf_counter()
+            while True:
+                await anyio.sleep(interval)
+                now = time.perf_counter()
+                watch.gaps.append(now - last)
+                last = now
+
+        group.start_soon(tick)
+        try:
+            yield watch
+        finally:
+            group.cancel_scope.cancel()
+
+
+__all__ = ["FakeClock", "wait_until", "LoopWatch", "watch_event_loop"]
