@@ -5,4 +5,6 @@
 
 Followers are remembered, publishing sends ``Create(Article)`` to them, and replies from
 the fediverse are shown under the article.  Everything lives under ``DIR`` (SQLite).
+Articles are rendered with ``markdown-it-py`` and ``nh3``: the ``blog`` extra
+(``pip install -e '.[blog]'``; ``./scripts/blog`` and ``./scripts/test`` install it).
 """

@@ -11,6 +11,7 @@ import contextlib
 import socket
 import sqlite3
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import anyio
@@ -39,6 +40,94 @@ def test_markdown_subset_escapes_everything():
     )
     assert to_html("[a](javascript:alert(1))") == "<p>[a](javascript:alert(1))</p>"
     assert plain_text('<p>hi <script>x</script><a href="y">@me</a></p>') == "hi x@me"
+
+
+class _Tags(HTMLParser):
+    """Every start tag of a fragment, with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def tags_of(fragment: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = _Tags()
+    parser.feed(fragment)
+    parser.close()
+    return parser.tags
+
+
+def test_markdown_renders_what_the_old_subset_did():
+    source = (
+        "## Two\n\n###### Six\n\nfirst line\nsecond *em* **strong** `a < b`\n\n"
+        "see [the spec](https://www.w3.org/TR/activitypub/)"
+    )
+    assert to_html(source) == (
+        "<h2>Two</h2>\n<h6>Six</h6>\n"
+        "<p>first line<br>\nsecond <em>em</em> <strong>strong</strong> <code>a &lt; b</code></p>\n"
+        '<p>see <a href="https://www.w3.org/TR/activitypub/" rel="nofollow noopener">'
+        "the spec</a></p>"
+    )
+
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    '<a href="javascript:alert(1)">x</a>',
+    "[x](javascript:alert(1))",
+    "[x](JaVaScRiPt:alert(1))",
+    "[x](java&#x09;script:alert(1))",
+    "![x](javascript:alert(1))",
+    "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "<javascript:alert(1)>",
+    '[x](https://e.example/"onmouseover="alert(1))',
+    '[x](https://e.example/ "a" onmouseover="alert(1)")',
+    "[<script>alert(1)</script>](https://e.example/)",
+    "```html\n<script>alert(1)</script>\n```",
+    "<!-- <script>alert(1)</script> -->",
+    "<style>*{display:none}</style><iframe src=https://e.example/></iframe>",
+]
+
+
+@pytest.mark.parametrize("source", HOSTILE)
+def test_markdown_refuses_script_injection(source):
+    rendered = to_html(source)
+    for tag, attrs in tags_of(rendered):
+        assert tag in {"p", "a", "img", "pre", "code", "br"}, rendered
+        for name, value in attrs.items():
+            assert not name.startswith("on"), rendered
+            if name in {"href", "src"}:
+                assert value is not None, rendered
+                assert value.startswith("https://"), rendered
+    assert "<script" not in rendered.lower()
+
+
+def test_markdown_links_are_absolute_http_and_nofollow():
+    rendered = to_html(
+        '[a](https://e.example/?x=1&y="2") [b](http://e.example/) '
+        "[c](/relative) [d](mailto:someone@e.example) <https://e.example/auto>"
+    )
+    links = [attrs for tag, attrs in tags_of(rendered) if tag == "a"]
+    assert links == [
+        {"href": "https://e.example/?x=1&y=%222%22", "rel": "nofollow noopener"},
+        {"href": "http://e.example/", "rel": "nofollow noopener"},
+        {"href": "https://e.example/auto", "rel": "nofollow noopener"},
+    ]
+    assert "[c](/relative)" in rendered
+    assert "[d](mailto:someone@e.example)" in rendered
+
+
+def test_markdown_code_blocks_are_escaped_verbatim():
+    fenced = to_html("```python\nif a < b and c > d:\n    print('<b>&amp;</b>')\n```")
+    assert fenced == (
+        "<pre><code>if a &lt; b and c &gt; d:\n"
+        "    print('&lt;b&gt;&amp;amp;&lt;/b&gt;')\n</code></pre>"
+    )
+    indented = to_html("text\n\n    *not em*\n    <i>x</i>")
+    assert indented == "<p>text</p>\n<pre><code>*not em*\n&lt;i&gt;x&lt;/i&gt;\n</code></pre>"
 
 
 async def test_follow_publish_reply(start_node, tmp_path):

@@ -1,4 +1,4 @@
-"""FEP-8b32 / eddsa-jcs-2022 vectors, JCS against the rfc8785 package, proof rules."""
+"""FEP-8b32 / eddsa-jcs-2022 vectors, JCS (the rfc8785 package) edge cases, proof rules."""
 
 from __future__ import annotations
 
@@ -165,14 +165,16 @@ json_values = st.recursive(
 
 
 @given(json_values)
-def test_jcs_matches_rfc8785_package(value: Any) -> None:
+def test_jcs_is_a_fixed_point_and_raises_only_proof_error(value: Any) -> None:
+    """Any value either canonicalises or raises ProofError (never a package or codec error);
+    the canonical form parses back to a value whose canonical form is itself."""
     try:
-        expected = rfc8785.dumps(value)
-    except (rfc8785.CanonicalizationError, UnicodeEncodeError):
-        with pytest.raises(ProofError):
-            canonicalize(value)
+        canonical = canonicalize(value)
+    except ProofError:
         return
-    assert canonicalize(value) == expected
+    # Numbers are doubles in JCS: 2.0**53 canonicalises to "9007199254740992", an integer
+    # text that only a double may carry.
+    assert canonicalize(json.loads(canonical, parse_int=float)) == canonical
 
 
 @pytest.mark.parametrize(
@@ -191,12 +193,49 @@ def test_jcs_numbers(number: float, text: str) -> None:
 def test_jcs_rejects_non_json() -> None:
     with pytest.raises(ProofError, match="cannot represent"):
         canonicalize(math.nan)
-    with pytest.raises(ProofError, match="cannot serialise a set"):
+    with pytest.raises(ProofError, match="cannot represent"):
+        canonicalize(-math.inf)
+    with pytest.raises(ProofError, match="unsupported type"):
         canonicalize({1, 2})
+    with pytest.raises(ProofError, match="unsupported type"):
+        canonicalize({"a": b"bytes"})
     with pytest.raises(ProofError, match="outside the exactly representable range"):
         canonicalize(2**53)
-    with pytest.raises(ProofError, match="lone surrogate"):
+    with pytest.raises(ProofError, match="outside the exactly representable range"):
+        canonicalize([-(2**53)])
+    with pytest.raises(ProofError, match="non-UTF-8"):
         canonicalize("\ud800")
+    with pytest.raises(ProofError, match="key is not valid UTF-8"):
+        canonicalize({"\udfff": 1})
+
+
+def test_jcs_integer_edges() -> None:
+    """±(2**53 − 1) is the widest integer JCS can carry exactly; -0.0 is "0"."""
+    edges = [2**53 - 1, -(2**53 - 1), -0.0]
+    assert canonicalize(edges) == b"[9007199254740991,-9007199254740991,0]"
+
+
+def test_jcs_refuses_non_string_keys_with_a_typed_error() -> None:
+    # The hand-written serialiser sorted the keys before checking them and let an
+    # AttributeError escape for a mixed-key object.
+    with pytest.raises(ProofError, match="keys must be strings"):
+        canonicalize({1: "a", "b": 2})
+    with pytest.raises(ProofError, match="keys must be strings"):
+        canonicalize({(1, 2): "a"})
+
+
+def test_jcs_refuses_a_too_deep_document_with_a_typed_error() -> None:
+    deep: list[Any] = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(ProofError, match="nested too deeply"):
+        canonicalize(deep)
+
+
+def test_jcs_is_the_rfc8785_package() -> None:
+    """The canonical form is the well-kept package's, byte for byte (no second implementation)."""
+    document = {"b": [1.5, 1e21, 1e-7, "\u2028\x7f\x1f"], "a": {"\U0001f600": None, "\ufb33": True}}
+    assert canonicalize(document) == rfc8785.dumps(document)
 
 
 def test_jcs_sorts_by_utf16_code_units() -> None:
