@@ -34,7 +34,7 @@ from activitypub_kit.server import (
     Context,
     Federation,
     FederationMiddleware,
-    Page,
+    PageItems,
     offset_cursor,
 )
 from activitypub_kit.storage import SqliteDatabase, SqliteQueue, SqliteStore
@@ -126,7 +126,7 @@ class Blog:
             return None if row is None else Article.model_validate(self.article_json(ctx, row))
 
         @fed.outbox_collection("/users/{handle}/outbox")
-        async def outbox(ctx: Context, cursor: str | None, handle: str) -> Page | None:
+        async def outbox(ctx: Context, cursor: str | None, handle: str) -> PageItems | None:
             if handle != self.author:
                 return None
             creates = [
@@ -138,18 +138,18 @@ class Blog:
                 }
                 for item in (self.article_json(ctx, row) for row in store.articles())
             ]
-            return Page(creates)
+            return PageItems(creates)
 
         followers = fed.followers("/users/{handle}/followers")
 
         @followers
-        async def list_followers(ctx: Context, cursor: str | None, handle: str) -> Page | None:
+        async def list_followers(ctx: Context, cursor: str | None, handle: str) -> PageItems | None:
             if handle != self.author:
                 return None
             start = offset_cursor(cursor)  # anything but an offset is a 400
             rows = store.followers(start, 100)
             more = start + 100 < store.follower_count()
-            return Page(
+            return PageItems(
                 [row[0] for row in rows],
                 next=str(start + 100) if more else None,
                 total=store.follower_count(),

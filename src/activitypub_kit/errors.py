@@ -403,6 +403,32 @@ class RouteError(ActivityPubError, ValueError):
     http_status = 500
 
 
+class ForwardingError(ActivityPubError, RuntimeError):
+    """``ctx.forward`` cannot pass this activity on: no received bytes, or another activity.
+
+    Only an inbox handler holds the bytes an activity arrived with, and only for an
+    activity carrying an LD signature or a proof (the only ones a receiver can check).
+    """
+
+    http_status = 500
+
+
+class MoveError(ActivityPubError):
+    """An account ``Move`` that cannot be sent or trusted (see ``server.moving``)."""
+
+    http_status = 400
+
+
+class InvalidMoveError(MoveError, InvalidActivityError):
+    """A ``Move`` that is not an account move: ``object`` is not its ``actor``, no target..."""
+
+
+class UnconfirmedMoveError(MoveError):
+    """The ``Move`` target does not list the moving account in its ``alsoKnownAs``."""
+
+    http_status = 403
+
+
 class NoContextDataError(ActivityPubError, RuntimeError):
     """``ctx.data`` was read on a Federation built without ``context_data``.
 
@@ -474,5 +500,9 @@ __all__ = [
     "ForbiddenActivityError",
     "InvalidCursorError",
     "RouteError",
+    "ForwardingError",
+    "MoveError",
+    "InvalidMoveError",
+    "UnconfirmedMoveError",
     "NoContextDataError",
 ]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from activitypub_kit.errors import KeyNotFoundError, KeyOwnerMismatchError
-from activitypub_kit.http import HttpClient, KeyResolver, PublicKey, Resolver
+from activitypub_kit.http import HttpClient, KeyResolver, Resolver, VerifiedKey
 from loopback import StartServer
 
 pytestmark = pytest.mark.anyio
@@ -134,7 +134,7 @@ async def test_rotated_key_is_refetched_once(start_server: StartServer, client: 
     # alice rotates her key; a request signed with the new key arrives.
     server.json("/users/alice", actor(alice, {"id": key_id, "owner": alice, "publicKeyPem": PEM_2}))
 
-    def signed_with_new_key(key: PublicKey) -> bool:
+    def signed_with_new_key(key: VerifiedKey) -> bool:
         return key.public_key_pem == PEM_2
 
     # Within the refresh interval the cached key is not refetched (no fetch storms)...

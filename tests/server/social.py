@@ -32,7 +32,7 @@ from activitypub_kit.models import (
     Update,
     id_of,
 )
-from activitypub_kit.server import Context, Federation, Page, offset_cursor
+from activitypub_kit.server import Context, Federation, PageItems, offset_cursor
 from activitypub_kit.signatures import PrivateKey
 
 
@@ -134,23 +134,23 @@ class Node:
             return Note.model_validate(found)
 
         @fed.followers("/users/{handle}/followers")
-        async def followers(ctx: Context, cursor: str | None, handle: str) -> Page | None:
+        async def followers(ctx: Context, cursor: str | None, handle: str) -> PageItems | None:
             if handle not in state.users:
                 return None
             everyone = state.followers.get(handle, [])
             start = offset_cursor(cursor)
             chunk = everyone[start : start + 2]
             more = start + 2 < len(everyone)
-            return Page(chunk, next=str(start + 2) if more else None, total=len(everyone))
+            return PageItems(chunk, next=str(start + 2) if more else None, total=len(everyone))
 
         @fed.outbox_collection("/users/{handle}/outbox")
-        async def outbox(ctx: Context, cursor: str | None, handle: str) -> Page | None:
+        async def outbox(ctx: Context, cursor: str | None, handle: str) -> PageItems | None:
             if handle not in state.users:
                 return None
             mine = [
                 n for n in state.notes.values() if n.get("attributedTo") == ctx.actor_uri(handle)
             ]
-            return Page(mine)
+            return PageItems(mine)
 
         inbox = fed.inbox
 

@@ -17,7 +17,7 @@ from social import Node
 from activitypub_kit.errors import RouteError
 from activitypub_kit.http import HttpClient
 from activitypub_kit.models import Note, Person
-from activitypub_kit.server import Context, Federation, Page
+from activitypub_kit.server import Context, Federation, PageItems
 from activitypub_kit.server.documents import Signer
 from activitypub_kit.signatures import HttpRequest, PrivateKey, sign_cavage
 
@@ -178,11 +178,11 @@ async def test_authorize_guards_a_collection_and_its_pages(world, client):
         return signer is not None and signer.actor in node.state.followers.get(handle, [])
 
     @node.fed.followers("/users/{handle}/followers", replace=True, authorize=followers_only)
-    async def followers(ctx: Context, cursor: str | None, handle: str) -> Page | None:
+    async def followers(ctx: Context, cursor: str | None, handle: str) -> PageItems | None:
         start = int(cursor or 0)
         everyone = node.state.followers.get(handle, [])
         more = start + 2 < len(everyone)
-        return Page(everyone[start : start + 2], next=str(start + 2) if more else None)
+        return PageItems(everyone[start : start + 2], next=str(start + 2) if more else None)
 
     uri = node.fed.uri("collection:followers", handle="alice")
     status, document, headers = await get(client, uri, *as_(eve))

@@ -21,7 +21,7 @@ from activitypub_kit.models import (
     Undo,
     Update,
 )
-from activitypub_kit.server import Page
+from activitypub_kit.server import PageItems
 from activitypub_kit.testing import wait_until
 
 pytestmark = pytest.mark.anyio
@@ -240,7 +240,7 @@ async def test_custom_unordered_collection(start_node, client):
 
     @a.fed.collection("tagged", "/tags/{tag}", ordered=False)
     async def tagged(ctx, cursor, tag):
-        return Page([a.note_uri("1"), a.note_uri("2")]) if tag == "python" else None
+        return PageItems([a.note_uri("1"), a.note_uri("2")]) if tag == "python" else None
 
     uri = a.ctx.collection_uri("tagged", tag="python")
     assert uri == a.origin + "/tags/python"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from activitypub_kit.errors import RouteError
 from activitypub_kit.models import Activity, Article, Create, Follow, Like, Note, Person
-from activitypub_kit.server import Context, Federation, Page, ParsedUri, UrlTemplate
+from activitypub_kit.server import Context, Federation, PageItems, ParsedUri, UrlTemplate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +25,7 @@ async def note(ctx: Context, id: str) -> Note | None:
     return None
 
 
-async def page(ctx: Context, cursor: str | None, handle: str) -> Page | None:
+async def page(ctx: Context, cursor: str | None, handle: str) -> PageItems | None:
     return None
 
 
@@ -189,7 +189,7 @@ def test_an_object_dispatcher_whose_parameters_miss_the_template_is_refused():
 def test_collection_actor_inbox_and_helper_callbacks_are_checked():
     fed = Federation("https://a.example")
 
-    async def no_cursor(ctx: Context, handle: str) -> Page | None:
+    async def no_cursor(ctx: Context, handle: str) -> PageItems | None:
         return None
 
     with pytest.raises(RouteError, match=r"called as \(ctx, cursor, handle=\.\.\.\)"):

@@ -20,7 +20,13 @@ from starlette.routing import Mount, Route
 
 from activitypub_kit.errors import ActivityPubError, InvalidCursorError
 from activitypub_kit.models import Activity, Create, Flag, Follow, Like, Note, Person, View
-from activitypub_kit.server import Context, Federation, FederationMiddleware, Page, offset_cursor
+from activitypub_kit.server import (
+    Context,
+    Federation,
+    FederationMiddleware,
+    PageItems,
+    offset_cursor,
+)
 from activitypub_kit.server.asgi import vary_accept
 from activitypub_kit.server.collections import MAX_OFFSET
 from activitypub_kit.signatures import HttpRequest, sign_cavage
@@ -234,14 +240,14 @@ async def fed() -> AsyncIterator[Federation]:
         return Note(id=ctx.object_uri(Note, id=id), content="hi")
 
     @fed.followers("/users/{handle}/followers")
-    async def followers(ctx: Context, cursor: str | None, handle: str) -> Page:
+    async def followers(ctx: Context, cursor: str | None, handle: str) -> PageItems:
         start = offset_cursor(cursor, maximum=1000)
         more = start + 2 < len(members)
-        return Page(members[start : start + 2], next=str(start + 2) if more else None)
+        return PageItems(members[start : start + 2], next=str(start + 2) if more else None)
 
     @fed.following("/users/{handle}/following")
-    async def following(ctx: Context, cursor: str | None, handle: str) -> Page:
-        return Page([], total=int(cursor or 0))  # ValueError for ?cursor=abc
+    async def following(ctx: Context, cursor: str | None, handle: str) -> PageItems:
+        return PageItems([], total=int(cursor or 0))  # ValueError for ?cursor=abc
 
     yield fed
     await fed.aclose()

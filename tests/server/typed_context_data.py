@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import assert_type
 
 from activitypub_kit.models import Follow, Note, Person
-from activitypub_kit.server import Context, Federation, Page
+from activitypub_kit.server import Context, Federation, PageItems
 from activitypub_kit.signatures import PrivateKey
 from activitypub_kit.webfinger import NodeInfo, NodeInfoSoftware
 
@@ -59,8 +59,8 @@ async def note(ctx: Context[AppState], id: str) -> Note | None:
 
 
 @fed.followers("/users/{handle}/followers")
-async def followers(ctx: Context[AppState], cursor: str | None, handle: str) -> Page | None:
-    return Page([ctx.data.greeting])
+async def followers(ctx: Context[AppState], cursor: str | None, handle: str) -> PageItems | None:
+    return PageItems([ctx.data.greeting])
 
 
 @fed.inbox.on(Follow)

@@ -8,7 +8,7 @@ not match its registration has to be a type error.
 from __future__ import annotations
 
 from activitypub_kit.models import Accept, Activity, Create, Follow, Like, Note, Reject, Update
-from activitypub_kit.server import Context, Federation, Page
+from activitypub_kit.server import Context, Federation, PageItems
 
 fed = Federation("https://typed.example")
 
@@ -39,8 +39,8 @@ async def note(ctx: Context, id: str) -> Note | None:
 
 
 @fed.followers("/users/{handle}/followers")
-async def followers(ctx: Context, cursor: str | None, handle: str) -> Page | None:
-    return Page([])
+async def followers(ctx: Context, cursor: str | None, handle: str) -> PageItems | None:
+    return PageItems([])
 
 
 def parsed_handle(ctx: Context, uri: str) -> str | None:

@@ -27,7 +27,7 @@ from activitypub_kit.errors import (
     SignatureError,
     UnauthenticatedActivityError,
 )
-from activitypub_kit.http import PublicKey
+from activitypub_kit.http import VerifiedKey
 from activitypub_kit.server.authenticate import Authenticator
 from activitypub_kit.signatures import (
     HttpRequest,
@@ -486,10 +486,10 @@ class _Keys:
     """A key resolver stub that hands out one key and counts the fetches."""
 
     def __init__(self, key_id: str, owner: str, pem: str) -> None:
-        self.key = PublicKey(key_id, owner, pem, None, 0.0)
+        self.key = VerifiedKey(key_id, owner, pem, None, 0.0)
         self.fetches = 0
 
-    async def get_key(self, key_id: str) -> PublicKey:
+    async def get_key(self, key_id: str) -> VerifiedKey:
         self.fetches += 1
         assert key_id == self.key.id
         return self.key

@@ -27,6 +27,7 @@ from activitypub_kit.delivery.health import (
     UnavailableDomains,
 )
 from activitypub_kit.delivery.hooks import DeliveryHooks, FailureHook, RecipientResolver
+from activitypub_kit.delivery.known import HostInbox, KnownInboxes, StoreKnownInboxes
 from activitypub_kit.delivery.observe import (
     DeliveryEvent,
     DeliveryObserver,
@@ -87,6 +88,10 @@ __all__ = [
     "plan_delivery",
     "inbox_host",
     "strip_hidden_recipients",
+    # known servers
+    "KnownInboxes",
+    "StoreKnownInboxes",
+    "HostInbox",
     # retry and health
     "DeliverySchedule",
     "RetryPolicy",

@@ -52,12 +52,14 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from activitypub_kit._cache import BoundedCache
 from activitypub_kit.delivery import messages as m
 from activitypub_kit.delivery.attempt import Attempts, Body
 from activitypub_kit.delivery.failures import DeliveryFailure
 from activitypub_kit.delivery.health import CircuitBreaker, UnavailableDomains
 from activitypub_kit.delivery.health_view import HealthView
 from activitypub_kit.delivery.hooks import DeliveryHooks, FailureHook, RecipientResolver
+from activitypub_kit.delivery.known import HostInbox, KnownInboxes, remember_all
 from activitypub_kit.delivery.moderation import blocked_skips, moderate
 from activitypub_kit.delivery.observe import (
     DeliveryObserver,
@@ -71,6 +73,7 @@ from activitypub_kit.delivery.planning import (
     Recipient,
     Unresolved,
     ask,
+    inbox_host,
     plan_delivery,
     strip_hidden_recipients,
 )
@@ -91,6 +94,11 @@ def _object_id(activity: Mapping[str, Any]) -> str:
     if isinstance(obj, Mapping) and isinstance(obj.get("id"), str):
         return str(obj["id"])
     return str(activity["id"])
+
+
+def _vouches(target: InboxTarget) -> bool:
+    """Whether the (first) recipient of ``target`` lives on the inbox's host."""
+    return inbox_host(target.recipients[0]) == target.host
 
 
 @dataclass(slots=True)
@@ -119,6 +127,9 @@ class Outbox:
     is_blocked: Predicate | None = None
     #: ``(recipient id) -> blocked?`` for each recipient (plain or ``async``).
     is_blocked_actor: Predicate | None = None
+    #: Every inbox a fan-out targets is recorded here (one per host, see
+    #: :mod:`~activitypub_kit.delivery.known`); ``None`` records nothing.
+    known_inboxes: KnownInboxes | None = None
     #: Hosts are spread over this many batch shards per activity.  Every worker must use
     #: the same number: it is what keeps activities about one object in order.
     shards: int = 64
@@ -133,7 +144,7 @@ class Outbox:
     batch_size: int = 256
     #: Seconds the in-process picture of host health is reused before re-listing it.
     health_cache_ttl: float = 2.0
-    _bodies: dict[str, Body] = field(default_factory=dict)
+    _bodies: BoundedCache[str, Body] = field(default_factory=lambda: BoundedCache(256))
     _health: HealthView | None = None
     _observe: Observability | None = None
     _attempts: Attempts = field(init=False)
@@ -160,6 +171,7 @@ class Outbox:
         is_local: Callable[[str], bool] | None = None,
         is_blocked: Predicate | None = None,
         is_blocked_actor: Predicate | None = None,
+        known_inboxes: KnownInboxes | None = None,
     ) -> Outbox:
         """An outbox configured by ``options``: its breaker and tracker keep state in ``store``."""
         return cls(
@@ -171,6 +183,7 @@ class Outbox:
             is_local=is_local,
             is_blocked=is_blocked,
             is_blocked_actor=is_blocked_actor,
+            known_inboxes=known_inboxes,
             **options.outbox_settings(store),
         )
 
@@ -202,6 +215,7 @@ class Outbox:
         key_ref: str,
         to: Sequence[Recipient | str | Mapping[str, JSONValue]],
         sender: str | None = None,
+        body: str | None = None,
     ) -> str:
         """Queue ``activity`` for delivery to ``to``; return its id.
 
@@ -209,13 +223,19 @@ class Outbox:
         :class:`RecipientResolver` expands in the worker (e.g. ``{"followers": "alice"}``).
         ``key_ref`` names the signing key; the key itself is never queued.  The body is
         serialised here, once, without ``bto``/``bcc``.
+
+        ``body`` is a pre-serialised activity (one being forwarded, as its author signed
+        it): it is stored and POSTed byte for byte (UTF-8), never re-serialised.
+        ``activity`` then only names the delivery — its ``id`` keys the stored body and
+        de-duplicates the fan-out, its ``object`` orders it — and needs no other property.
         """
         activity_id = activity.get("id")
         if not isinstance(activity_id, str) or not activity_id:
             raise DeliveryError("an activity to deliver needs a string id")
-        body = json.dumps(
-            strip_hidden_recipients(activity), ensure_ascii=False, separators=(",", ":")
-        )
+        if body is None:
+            body = json.dumps(
+                strip_hidden_recipients(activity), ensure_ascii=False, separators=(",", ":")
+            )
         ttl = self._ttl()
         await self.store.set(m.body_key(activity_id), body, ttl=ttl)
         audience = [m.encode_recipient(entry) for entry in to]
@@ -295,9 +315,7 @@ class Outbox:
             raise DeliveryError(f"body of {activity_id} is gone (expired or never stored)")
         data = raw.encode()
         loaded = Body(data, hashlib.sha256(data).digest())
-        if len(self._bodies) >= 256:
-            self._bodies.pop(next(iter(self._bodies)))
-        self._bodies[activity_id] = loaded
+        self._bodies.set(activity_id, loaded)
         return loaded
 
     async def _audience(self, msg: Mapping[str, Any]) -> list[JSONValue] | None:
@@ -333,13 +351,23 @@ class Outbox:
                 return  # fanned out already; only the acknowledgement was lost
             raise DeliveryError(f"audience of {activity_id} is gone (expired or never stored)")
         recipients: list[Recipient | str] = []
+        host_wide: list[HostInbox] = []
         unresolved: list[Unresolved] = []
         async for recipient in self._recipients(audience):
             if isinstance(recipient, Unresolved):
                 unresolved.append(recipient)
+            elif isinstance(recipient, HostInbox):
+                host_wide.append(recipient)
             else:
                 recipients.append(recipient)
         plan = plan_delivery(recipients, sender=msg.get("sender"), is_local=self.is_local)
+        if host_wide:  # each known server once: not where a recipient already takes us
+            reached = {target.host for target in plan.targets}
+            extra = plan_delivery(
+                [r for r in host_wide if inbox_host(r.id) not in reached], is_local=self.is_local
+            )
+            plan.targets += extra.targets
+            plan.skipped += extra.skipped
         if plan.local and self.hooks.on_local is not None:
             body = await self._load_body(activity_id)
             await self.hooks.on_local(json.loads(body.data), [r.id for r in plan.local])
@@ -371,6 +399,12 @@ class Outbox:
             await self.store.set(m.fanned_key(activity_id), 1, ttl=self._ttl())
             for index in range(int(msg["to_chunks"])):
                 await self.store.delete(m.audience_key(activity_id, index))
+        if self.known_inboxes is not None:
+            # Only an inbox on the host of (the first of) its recipients: an actor document
+            # cannot make us record another server's inbox under that server's name.
+            targets = moderated.targets
+            vouched = [t for t in targets if t.recipients[:1] and _vouches(t)]
+            await remember_all(self.known_inboxes, ((t.inbox, t.shared) for t in vouched))
         assert self._observe is not None
         self._observe.fanout(activity_id, len(moderated.targets), batches)
 

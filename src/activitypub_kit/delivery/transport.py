@@ -27,10 +27,12 @@ from typing import Protocol
 
 import anyio
 
+from activitypub_kit._cache import BoundedCache
 from activitypub_kit.delivery.observe import logger
 from activitypub_kit.delivery.planning import inbox_host
 from activitypub_kit.delivery.retry import parse_retry_after
 from activitypub_kit.errors import FetchError, StorageError, UrlRefusedError
+from activitypub_kit.http.activitypub import ACTIVITY_JSON
 from activitypub_kit.http.client import HttpClient
 from activitypub_kit.signatures import algorithms
 from activitypub_kit.signatures.algorithms import SigningKey, key_kind
@@ -48,7 +50,7 @@ _DIRECT_CAVAGE = {"rsa": ("rsa-sha256", "rsa-sha256"), "ed25519": ("hs2019", "ed
 _COVERED = "(request-target) host date digest content-type"
 
 #: The media type of a delivered activity.
-ACTIVITY_CONTENT_TYPE = "application/activity+json"
+ACTIVITY_CONTENT_TYPE = ACTIVITY_JSON
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,32 +129,31 @@ class HttpTransport:
         self.key_cache_size = key_cache_size
         self.scheme_cache_ttl = scheme_cache_ttl
         self.clock = clock
-        self._keys: dict[str, tuple[float, str, SigningKey]] = {}
+        self._keys: BoundedCache[str, tuple[str, SigningKey]] = BoundedCache(
+            key_cache_size, ttl=key_cache_ttl
+        )
         self._schemes: dict[str, SignatureScheme] = {}
         self._schemes_until = 0.0
         self._refreshing = anyio.Lock()
-        self._digests: dict[bytes, tuple[str, str]] = {}
-        self._hosts: dict[str, str] = {}
-        self._request_targets: dict[str, tuple[str, str]] = {}
+        self._digests: BoundedCache[bytes, tuple[str, str]] = BoundedCache(256)
+        self._hosts: BoundedCache[str, str] = BoundedCache(65536)
+        self._request_targets: BoundedCache[str, tuple[str, str]] = BoundedCache(65536)
         self._date: tuple[int, str] = (0, "")
 
     # -- keys, schemes, digests (cached) ---------------------------------------------
 
     async def signing_key(self, key_ref: str) -> tuple[str, SigningKey]:
         """``(key_id, key)`` for ``key_ref``, from the cache or the resolver."""
-        now = time.monotonic()
         cached = self._keys.get(key_ref)
-        if cached is not None and cached[0] > now:
-            return cached[1], cached[2]
+        if cached is not None:
+            return cached
         key_id, key = await self.keys(key_ref)
-        if len(self._keys) >= self.key_cache_size:
-            self._keys.pop(next(iter(self._keys)))
-        self._keys[key_ref] = (now + self.key_cache_ttl, key_id, key)
+        self._keys.set(key_ref, (key_id, key), ttl=self.key_cache_ttl)
         return key_id, key
 
     def forget_key(self, key_ref: str) -> None:
         """Drop a cached key (after a rotation), so the next delivery loads it again."""
-        self._keys.pop(key_ref, None)
+        self._keys.pop(key_ref)
 
     async def _scheme(self, host: str) -> SignatureScheme:
         """The scheme for ``host``: what the knock store remembers, else its preference.
@@ -184,9 +185,7 @@ class HttpTransport:
         if cached is None:
             encoded = base64.b64encode(body_sha256).decode("ascii")
             cached = (f"SHA-256={encoded}", f"sha-256=:{encoded}:")
-            if len(self._digests) >= 256:
-                self._digests.clear()
-            self._digests[body_sha256] = cached
+            self._digests.set(body_sha256, cached)
         return cached
 
     def _http_date(self, now: float) -> str:
@@ -254,9 +253,7 @@ class HttpTransport:
         if cached is None:
             request = HttpRequest("POST", inbox)
             cached = (request.target, request.authority)
-            if len(self._request_targets) >= 65536:
-                self._request_targets.clear()
-            self._request_targets[inbox] = cached
+            self._request_targets.set(inbox, cached)
         return cached
 
     async def _post(
@@ -274,9 +271,8 @@ class HttpTransport:
         """Sign and POST ``body`` to ``inbox``; see the module docstring."""
         host = self._hosts.get(inbox)
         if host is None:
-            if len(self._hosts) >= 65536:
-                self._hosts.clear()
-            host = self._hosts[inbox] = inbox_host(inbox) or inbox
+            host = inbox_host(inbox) or inbox
+            self._hosts.set(inbox, host)
         scheme = await self._scheme(host)
         key_id, key = await self.signing_key(key_ref)
         requests = 0

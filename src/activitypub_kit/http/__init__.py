@@ -4,6 +4,7 @@ Everything in activitypub_kit that talks to the network goes through :class:`Htt
 so each rule exists exactly once (see ``docs/security.md`` for the full list).
 """
 
+from activitypub_kit._deprecated import deprecated_names
 from activitypub_kit.http.activitypub import (
     ACCEPT,
     ACTIVITY_JSON,
@@ -16,10 +17,14 @@ from activitypub_kit.http.budget import FetchBudget, current_budget, fetch_budge
 from activitypub_kit.http.cache import FetchCache
 from activitypub_kit.http.client import HttpClient
 from activitypub_kit.http.dns import DnsResolver, StaticResolver, SystemResolver
-from activitypub_kit.http.keys import KeyResolver, PublicKey
+from activitypub_kit.http.keys import KeyResolver, VerifiedKey
 from activitypub_kit.http.resolver import Resolver, strip_foreign_embeds
 from activitypub_kit.http.settings import HttpSettings
-from activitypub_kit.http.urls import origin, same_origin
+from activitypub_kit.http.urls import origin, origin_of, same_origin
+
+__getattr__ = deprecated_names(
+    __name__, {"PublicKey": ("activitypub_kit.http.VerifiedKey", VerifiedKey)}
+)
 
 __all__ = [
     "ACCEPT",
@@ -32,15 +37,16 @@ __all__ = [
     "HttpClient",
     "HttpSettings",
     "KeyResolver",
-    "PublicKey",
     "Resolver",
     "StaticResolver",
     "SystemResolver",
+    "VerifiedKey",
     "current_budget",
     "fetch_activitypub",
     "fetch_budget",
     "is_activitypub_content_type",
     "origin",
+    "origin_of",
     "refusal_reason",
     "same_origin",
     "strip_foreign_embeds",

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from activitypub_kit import errors
+from activitypub_kit._cache import BoundedCache
 from activitypub_kit.errors import (
     ActivityPubError,
     FetchBudgetExhaustedError,
@@ -41,56 +42,38 @@ MAX_KEY_URL = 512
 class _LocalStore:
     """A minimal in-process :class:`KeyValueStore` (the default when none is given).
 
-    It holds at most ``max_entries``: when full, expired entries go first, then the
-    oldest ones, so a flood of distinct URLs cannot grow it without bound.
+    It holds at most ``max_entries`` (a :class:`~activitypub_kit._cache.BoundedCache`):
+    when full, the least recently used entry goes, so a flood of distinct URLs cannot grow
+    it without bound; expired entries are never answered.
     """
 
     def __init__(
         self, clock: Callable[[], float] = time.monotonic, max_entries: int = 10_000
     ) -> None:
-        self._data: dict[Key, tuple[str, float | None]] = {}
-        self._clock = clock
-        self.max_entries = max_entries
+        self._data: BoundedCache[Key, str] = BoundedCache(max_entries, clock=clock)
 
-    def _make_room(self) -> None:
-        if len(self._data) < self.max_entries:
-            return
-        now = self._clock()
-        for key, (_text, expires) in list(self._data.items()):
-            if expires is not None and expires <= now:
-                del self._data[key]
-        while len(self._data) >= self.max_entries:
-            del self._data[next(iter(self._data))]
+    @property
+    def max_entries(self) -> int:
+        """The most entries held."""
+        return self._data.maxsize
 
     def _live(self, key: Key) -> str | None:
-        item = self._data.get(key)
-        if item is None:
-            return None
-        text, expires = item
-        if expires is not None and expires <= self._clock():
-            del self._data[key]
-            return None
-        return text
+        return self._data.get(key)
 
     async def get(self, key: Key) -> JSONValue | None:
         text = self._live(key)
         return None if text is None else cast(JSONValue, json.loads(text))
 
     async def set(self, key: Key, value: JSONValue, *, ttl: float | None = None) -> None:
-        expires = None if ttl is None else self._clock() + ttl
-        self._data.pop(key, None)
-        self._make_room()
-        self._data[key] = (json.dumps(value), expires)
+        self._data.set(key, json.dumps(value), ttl=ttl)
 
     async def delete(self, key: Key) -> None:
-        self._data.pop(key, None)
+        self._data.pop(key)
 
     async def list(self, prefix: Key) -> AsyncIterator[tuple[Key, JSONValue]]:
-        for key in list(self._data):
+        for key, text in self._data.items():
             if key[: len(prefix)] == prefix:
-                text = self._live(key)
-                if text is not None:
-                    yield key, cast(JSONValue, json.loads(text))
+                yield key, cast(JSONValue, json.loads(text))
 
     async def cas(
         self,

@@ -25,6 +25,7 @@ import httpx
 import yarl
 from multidict import CIMultiDict
 
+from activitypub_kit._cache import BoundedCache
 from activitypub_kit.errors import (
     ConnectionFailedError,
     FetchError,
@@ -106,11 +107,11 @@ class HttpClient:
             sock_connect=self.settings.connect_timeout,
             sock_read=self.settings.read_timeout,
         )
-        self._targets: dict[str, _Target] = {}
-        self._header_cache: dict[
+        self._targets: BoundedCache[str, _Target] = BoundedCache(_TARGET_CACHE_SIZE)
+        self._header_cache: BoundedCache[
             tuple[str, str | None, tuple[tuple[str, str], ...] | None],
             tuple[httpx.Headers, CIMultiDict[str]],
-        ] = {}
+        ] = BoundedCache(_HEADER_CACHE_SIZE)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -342,9 +343,7 @@ class HttpClient:
                     # What aiohttp would add; named here so that signers see it too.
                     wire.append(("Content-Type", "application/octet-stream"))
             prepared = (httpx.Headers(wire), CIMultiDict(wire))
-            if len(self._header_cache) >= _HEADER_CACHE_SIZE:
-                self._header_cache.clear()
-            self._header_cache[key] = prepared
+            self._header_cache.set(key, prepared)
         return prepared
 
     def _headers(self, headers: HeaderInput | None) -> list[tuple[str, str]]:
@@ -373,9 +372,7 @@ class HttpClient:
             if (yarl_url.host or "").lower() != host:
                 raise UrlRefusedError(f"refused {shown(parsed)}: the host is ambiguous")
             target = _Target(parsed, yarl_url)
-            if len(self._targets) >= _TARGET_CACHE_SIZE:
-                self._targets.clear()
-            self._targets[key] = target
+            self._targets.set(key, target)
         return target
 
     def _redirect_target(self, current: httpx.URL, location: str) -> _Target:

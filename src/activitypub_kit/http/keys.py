@@ -22,14 +22,19 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urldefrag
 
+from activitypub_kit._deprecated import deprecated_names
 from activitypub_kit.errors import FetchError, KeyNotFoundError, KeyOwnerMismatchError
 from activitypub_kit.http.budget import fetch_budget
 from activitypub_kit.http.resolver import Resolver
 
 
 @dataclass(frozen=True)
-class PublicKey:
-    """A public key whose ownership was verified in both directions."""
+class VerifiedKey:
+    """A remote public key whose ownership was verified in both directions.
+
+    Formerly ``PublicKey``, renamed because :data:`activitypub_kit.signatures.PublicKey` is
+    the cryptographic key type; ``http.PublicKey`` still works for one release (deprecated).
+    """
 
     #: The key id.
     id: str
@@ -47,7 +52,7 @@ class PublicKey:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, value: dict[str, Any]) -> PublicKey:
+    def from_json(cls, value: dict[str, Any]) -> VerifiedKey:
         """Rebuild from :meth:`to_json`."""
         return cls(
             id=str(value["id"]),
@@ -104,7 +109,7 @@ class KeyResolver:
         self.min_refresh_interval = min_refresh_interval
         self.clock = clock
 
-    async def get_key(self, key_id: str, *, refresh: bool = False) -> PublicKey:
+    async def get_key(self, key_id: str, *, refresh: bool = False) -> VerifiedKey:
         """The key ``key_id`` from the cache, or fetched and verified.
 
         ``refresh=True`` fetches it again (the actor may have rotated it), unless the
@@ -114,8 +119,8 @@ class KeyResolver:
         return key
 
     async def verify(
-        self, key_id: str, check: Callable[[PublicKey], bool | Awaitable[bool]]
-    ) -> PublicKey | None:
+        self, key_id: str, check: Callable[[VerifiedKey], bool | Awaitable[bool]]
+    ) -> VerifiedKey | None:
         """Run ``check`` with the key; if a cached key fails it, refetch once and retry.
 
         Returns the key that passed, or ``None`` when no key passes.
@@ -130,7 +135,7 @@ class KeyResolver:
             return None
         return newer if await _run(check, newer) else None
 
-    async def _get(self, key_id: str, *, refresh: bool) -> tuple[PublicKey, bool]:
+    async def _get(self, key_id: str, *, refresh: bool) -> tuple[VerifiedKey, bool]:
         await self.resolver.refuse_blocked(key_id)  # even a cached key: the block wins
         cache = self.resolver.cache
         with fetch_budget(self.resolver.client.settings.fetch_budget):
@@ -143,11 +148,11 @@ class KeyResolver:
                 if cached and self.clock() - cached.value.get("fetched_at", 0) < (
                     self.min_refresh_interval
                 ):
-                    return PublicKey.from_json(cached.value), False
+                    return VerifiedKey.from_json(cached.value), False
             else:
                 cached = await cache.get("key", key_id)
                 if cached is not None:
-                    return PublicKey.from_json(cached.value), False
+                    return VerifiedKey.from_json(cached.value), False
             try:
                 key = await self._fetch(key_id, refresh=refresh)
             except FetchError as error:
@@ -156,7 +161,7 @@ class KeyResolver:
             await cache.put("key", key_id, key.to_json())
             return key, True
 
-    async def _fetch(self, key_id: str, *, refresh: bool) -> PublicKey:
+    async def _fetch(self, key_id: str, *, refresh: bool) -> VerifiedKey:
         url, _fragment = urldefrag(key_id)
         document = await self.resolver.fetch(url, refresh=refresh)
         embedded = next(
@@ -186,14 +191,18 @@ class KeyResolver:
             raise KeyNotFoundError(f"document {document['id']} holds no key {key_id}")
         if pem is None and multibase is None:
             raise KeyNotFoundError(f"key {key_id} has neither publicKeyPem nor publicKeyMultibase")
-        return PublicKey(key_id, str(owner), pem, multibase, self.clock())
+        return VerifiedKey(key_id, str(owner), pem, multibase, self.clock())
 
 
-async def _run(check: Callable[[PublicKey], bool | Awaitable[bool]], key: PublicKey) -> bool:
+async def _run(check: Callable[[VerifiedKey], bool | Awaitable[bool]], key: VerifiedKey) -> bool:
     result = check(key)
     if inspect.isawaitable(result):
         result = await result
     return bool(result)
 
 
-__all__ = ["KeyResolver", "PublicKey", "keys_of"]
+__getattr__ = deprecated_names(
+    __name__, {"PublicKey": ("activitypub_kit.http.keys.VerifiedKey", VerifiedKey)}
+)
+
+__all__ = ["KeyResolver", "VerifiedKey", "keys_of"]

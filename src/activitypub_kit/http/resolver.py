@@ -24,6 +24,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from activitypub_kit._deprecated import deprecated_names
+from activitypub_kit._limits import DEFAULT_LIMITS, DocumentLimits
+from activitypub_kit._limits import MAX_DEPTH as _MAX_DEPTH
 from activitypub_kit.errors import (
     BlockedError,
     FetchError,
@@ -35,53 +38,47 @@ from activitypub_kit.http.activitypub import fetch_activitypub
 from activitypub_kit.http.budget import fetch_budget
 from activitypub_kit.http.cache import FetchCache
 from activitypub_kit.http.client import USE_CLIENT_AUTH, HttpClient, _UseDefault
-from activitypub_kit.http.urls import origin, origin_text
+from activitypub_kit.http.urls import origin, origin_of, origin_text
 from activitypub_kit.models.helpers import type_names
 
 #: ActivityStreams actor types.
 ACTOR_TYPES: Final = frozenset({"Application", "Group", "Organization", "Person", "Service"})
-#: Deepest nesting the embedded-object walk accepts.
-MAX_DEPTH: Final = 64
-
-Origin = tuple[str, str, int]
 
 
-def _origin_or_none(value: str) -> Origin | None:
-    try:
-        return origin(value)
-    except FetchError:
-        return None
-
-
-def strip_foreign_embeds(document: dict[str, Any], trusted: str | None = None) -> dict[str, Any]:
+def strip_foreign_embeds(
+    document: dict[str, Any], trusted: str | None = None, *, max_depth: int = _MAX_DEPTH
+) -> dict[str, Any]:
     """Replace every embedded object whose ``id`` is on another origin by that ``id``.
 
     ``trusted`` is the URL whose origin vouches for ``document`` (default: its ``id``).
     Objects without an ``id`` are part of the document and kept.  ``@context`` is left
-    alone.  Raises :class:`InvalidResponseError` for nesting deeper than :data:`MAX_DEPTH`.
+    alone.  Raises :class:`InvalidResponseError` for arrays and objects nested deeper than
+    ``max_depth`` (the top-level object is level 1, as for an inbox body: the same
+    :data:`~activitypub_kit._limits.MAX_DEPTH` by default).
     """
     base = trusted if trusted is not None else document.get("id")
-    base_origin = _origin_or_none(base) if isinstance(base, str) else None
+    base_origin = origin_of(base) if isinstance(base, str) else None
 
     def _foreign(inner_id: str) -> bool:
-        return base_origin is None or _origin_or_none(inner_id) != base_origin
+        return base_origin is None or origin_of(inner_id) != base_origin
 
     def walk(value: Any, depth: int) -> Any:
-        if depth > MAX_DEPTH:
-            raise InvalidResponseError(f"document {base} nests objects deeper than {MAX_DEPTH}")
-        if isinstance(value, list):
-            return [walk(item, depth + 1) for item in value]
-        if not isinstance(value, dict):
+        is_list = isinstance(value, list)
+        if not is_list and not isinstance(value, dict):
             return value
+        if depth > max_depth:
+            raise InvalidResponseError(f"document {base} nests deeper than {max_depth} levels")
+        if is_list:
+            return [walk(item, depth + 1) for item in value]
         inner_id = value.get("id")
-        if depth > 0 and isinstance(inner_id, str) and _foreign(inner_id):
+        if depth > 1 and isinstance(inner_id, str) and _foreign(inner_id):
             return inner_id
         return {
             key: (item if key == "@context" else walk(item, depth + 1))
             for key, item in value.items()
         }
 
-    result: dict[str, Any] = walk(document, 0)
+    result: dict[str, Any] = walk(document, 1)
     return result
 
 
@@ -112,12 +109,16 @@ class Resolver:
         auth: httpx.Auth | _UseDefault | None = USE_CLIENT_AUTH,
         local_origins: Iterable[str] = (),
         block_host: Callable[[str], bool | Awaitable[bool]] | None = None,
+        limits: DocumentLimits = DEFAULT_LIMITS,
     ) -> None:
         self.client = client
         self.cache = cache if cache is not None else FetchCache()
         self.auth = auth
         self.local_origins = frozenset(origin(o) for o in local_origins)
         self.block_host = block_host
+        #: Bounds on fetched documents: nesting deeper than ``limits.max_depth`` is refused
+        #: (the inbox's limit: a document is never accepted on one path, refused on the other).
+        self.limits = limits
 
     async def fetch(self, url: str, *, refresh: bool = False) -> dict[str, Any]:
         """The document whose id is ``url``, verified (see the module rules).
@@ -166,7 +167,7 @@ class Resolver:
         inner_id = value.get("id")
         if not isinstance(inner_id, str):
             return value
-        if isinstance(base, str) and _origin_or_none(base) == _origin_or_none(inner_id):
+        if isinstance(base, str) and origin_of(base) == origin_of(inner_id):
             return value
         return await self.fetch(inner_id)
 
@@ -178,8 +179,10 @@ class Resolver:
             raise InvalidResponseError(f"document at {fetched.final_url} has no id")
         if fetched.final_url != url:
             await self.refuse_blocked(fetched.final_url)
-        if _origin_or_none(document_id) == origin(fetched.final_url):
-            return strip_foreign_embeds(fetched.document, fetched.final_url)
+        if origin_of(document_id) == origin(fetched.final_url):
+            return strip_foreign_embeds(
+                fetched.document, fetched.final_url, max_depth=self.limits.max_depth
+            )
         # The document claims to live elsewhere: ask that origin, once.
         self._refuse_local(document_id)
         await self.refuse_blocked(document_id)
@@ -187,12 +190,14 @@ class Resolver:
         if again.final_url != document_id:
             await self.refuse_blocked(again.final_url)
         again_id = again.document.get("id")
-        if again_id != document_id or _origin_or_none(document_id) != origin(again.final_url):
+        if again_id != document_id or origin_of(document_id) != origin(again.final_url):
             raise OriginMismatchError(
                 f"document fetched from {origin_text(fetched.final_url)} claims id"
                 f" {document_id}, which its own origin does not confirm"
             )
-        return strip_foreign_embeds(again.document, again.final_url)
+        return strip_foreign_embeds(
+            again.document, again.final_url, max_depth=self.limits.max_depth
+        )
 
     async def refuse_blocked(self, url: str) -> None:
         """Raise :class:`~activitypub_kit.errors.BlockedError` if ``url``'s host is blocked."""
@@ -213,8 +218,12 @@ class Resolver:
             )
 
     def _refuse_local(self, url: str) -> None:
-        if self.local_origins and _origin_or_none(url) in self.local_origins:
+        if self.local_origins and origin_of(url) in self.local_origins:
             raise UrlRefusedError(f"refused to fetch {url}: it is on our own origin")
 
 
-__all__ = ["ACTOR_TYPES", "MAX_DEPTH", "Resolver", "strip_foreign_embeds", "types_of"]
+__getattr__ = deprecated_names(
+    __name__, {"MAX_DEPTH": ("activitypub_kit.server.parsing.MAX_DEPTH (now 48)", _MAX_DEPTH)}
+)
+
+__all__ = ["ACTOR_TYPES", "Resolver", "strip_foreign_embeds", "types_of"]

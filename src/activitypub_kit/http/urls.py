@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import httpx
 
+from activitypub_kit._origin import Origin, origin_of
+from activitypub_kit._origin import origin_text as _origin_text
 from activitypub_kit.errors import SchemeRefusedError, UrlRefusedError
 from activitypub_kit.http.addresses import AddressPolicy, parse_address
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def looks_like_ip(host: str) -> bool:
@@ -68,12 +68,18 @@ def check_url(url: str | httpx.URL, *, schemes: frozenset[str], policy: AddressP
     return parsed
 
 
-def origin(url: str | httpx.URL) -> tuple[str, str, int]:
-    """The origin of ``url``: scheme, lower-case host, port (default ports filled in)."""
-    parsed = parse_url(url)
-    scheme = parsed.scheme
-    port = parsed.port or _DEFAULT_PORTS.get(scheme, 0)
-    return scheme, parsed.raw_host.decode("ascii", "replace").lower(), port
+def origin(url: str | httpx.URL) -> Origin:
+    """The origin of ``url``: scheme, ASCII lower-case host, port (default ports filled in).
+
+    The same reading as :func:`activitypub_kit._origin.origin_of`, for a URL that must
+    have one.
+
+    :raises UrlRefusedError: when ``url`` is not an http(s) URL with a host and valid port.
+    """
+    found = origin_of(parse_url(url))
+    if found is None:
+        raise UrlRefusedError(f"refused {str(url)[:200]!r}: not an http(s) URL with a host")
+    return found
 
 
 def same_origin(a: str | httpx.URL, b: str | httpx.URL) -> bool:
@@ -83,18 +89,14 @@ def same_origin(a: str | httpx.URL, b: str | httpx.URL) -> bool:
 
 def origin_text(url: str | httpx.URL) -> str:
     """The origin of ``url`` as ``scheme://host[:port]`` (for messages)."""
-    scheme, host, port = origin(url)
-    if ":" in host:
-        host = f"[{host}]"
-    return (
-        f"{scheme}://{host}" if port == _DEFAULT_PORTS.get(scheme) else f"{scheme}://{host}:{port}"
-    )
+    return _origin_text(origin(url))
 
 
 __all__ = [
     "check_url",
     "looks_like_ip",
     "origin",
+    "origin_of",
     "origin_text",
     "parse_url",
     "same_origin",

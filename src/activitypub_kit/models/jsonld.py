@@ -22,6 +22,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
+from activitypub_kit._cache import BoundedCache
 from activitypub_kit.errors import JsonLdError
 
 #: The ActivityStreams 2.0 context URL.
@@ -207,7 +208,7 @@ def context_aliases_keyword(context: Any) -> bool:
 #: Verdicts on inline contexts already judged: a server sends the same inline context in
 #: every document.  Keyed by the terms, and trusted only for a context equal to a private
 #: copy of the one judged (so neither a look-alike nor a later mutation can borrow it).
-_INLINE_VERDICTS: dict[tuple[str, ...], tuple[dict[str, Any], bool]] = {}
+_INLINE_VERDICTS: BoundedCache[tuple[str, ...], tuple[dict[str, Any], bool]] = BoundedCache(256)
 
 
 def _inline_redefines(context: dict[str, Any]) -> bool:
@@ -216,9 +217,7 @@ def _inline_redefines(context: dict[str, Any]) -> bool:
     if known is not None and known[0] == context:
         return known[1]
     verdict = _judge_inline(context)
-    if len(_INLINE_VERDICTS) >= 256:
-        _INLINE_VERDICTS.clear()
-    _INLINE_VERDICTS[key] = (copy.deepcopy(context), verdict)
+    _INLINE_VERDICTS.set(key, (copy.deepcopy(context), verdict))
     return verdict
 
 

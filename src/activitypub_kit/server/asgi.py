@@ -8,7 +8,11 @@
   ``406``.
 * ``POST`` on an inbox runs the inbox pipeline (:mod:`~activitypub_kit.server.inbox`) after
   reading the body within ``max_body_size`` (``413`` otherwise).
-* WebFinger and NodeInfo are served from the actor dispatcher.
+* WebFinger and NodeInfo are served from the actor dispatcher.  A WebFinger query known to
+  have come over plain http for an https origin is answered ``400`` without a JRD: known
+  from the last ``X-Forwarded-Proto`` with ``trust_forwarded_host``; a plain-http
+  connection alone is not proof (a TLS-terminating proxy talks http to us), so without
+  that setting or that header the scheme is not checked.
 * Authorized fetch: every served document except the instance actor needs a valid signed
   ``GET`` (``401`` otherwise; ``403`` for a blocked signer).
 * Who asked: a signed ``GET`` of an actor, object or collection is verified even without
@@ -38,6 +42,7 @@ from urllib.parse import parse_qs, quote
 
 import anyio
 
+from activitypub_kit._deprecated import deprecated_names
 from activitypub_kit.errors import (
     ActivityPubError,
     BlockedError,
@@ -45,11 +50,13 @@ from activitypub_kit.errors import (
     PayloadTooLargeError,
     UnauthenticatedActivityError,
 )
+from activitypub_kit.http.activitypub import ACTIVITY_JSON
 from activitypub_kit.server import documents
 from activitypub_kit.server.documents import Signer
 from activitypub_kit.signatures import HttpRequest, request_from_asgi
 from activitypub_kit.webfinger.nodeinfo import content_type as nodeinfo_content_type
 from activitypub_kit.webfinger.nodeinfo import well_known
+from activitypub_kit.webfinger.server import request_scheme
 
 if TYPE_CHECKING:
     from activitypub_kit.server.context import Context
@@ -61,8 +68,7 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-ACTIVITY_TYPE = "application/activity+json"
-_AP_TYPES = ("application/activity+json", "application/ld+json")
+_AP_TYPES = (ACTIVITY_JSON, "application/ld+json")
 
 logger = logging.getLogger("activitypub_kit.server")
 
@@ -95,7 +101,7 @@ class Response:
         self.headers = headers
 
     @classmethod
-    def json(cls, status: int, document: Any, content_type: str = ACTIVITY_TYPE) -> Response:
+    def json(cls, status: int, document: Any, content_type: str = ACTIVITY_JSON) -> Response:
         """A JSON response (``Vary: Accept``, since the URL may also render HTML)."""
         body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
         return cls(status, body, {"content-type": content_type, "vary": "Accept"})
@@ -150,6 +156,10 @@ class FederationApp:
         self.fallback = fallback
         self.run_worker = run_worker
         self.webfinger = documents.webfinger_server(federation)
+        #: ``https`` when every origin is https: a plain-http WebFinger query then gets 400.
+        self.origin_scheme = (
+            "https" if all(o.startswith("https:") for o in federation.origins) else "http"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
@@ -227,7 +237,11 @@ class FederationApp:
                 return Response.error(
                     404, "WebFinger needs an origin with a domain name (or allow_local_handles)"
                 )
-            answer = await self.webfinger.respond(scope.get("query_string", b""))
+            answer = await self.webfinger.respond(
+                scope.get("query_string", b""),
+                scheme=request_scheme(scope, trust_forwarded=fed.trust_forwarded_host),
+                origin_scheme=self.origin_scheme,
+            )
             return Response(answer.status, answer.body, dict(answer.headers))
         if path == "/.well-known/nodeinfo":
             return Response.json(
@@ -249,7 +263,7 @@ class FederationApp:
         if not wants_activitypub(_header(scope, b"accept")):
             if self.fallback is not None:
                 return _Fallback.NEGOTIATED
-            return Response.error(406, f"this URL serves {ACTIVITY_TYPE}")  # Vary: Accept
+            return Response.error(406, f"this URL serves {ACTIVITY_JSON}")  # Vary: Accept
         kind, name, params = target
         signer: Signer | None = None
         predicate: documents.Authorize | None = None
@@ -510,6 +524,10 @@ class FederationMiddleware:
         """Serve one ASGI connection."""
         await self.app(scope, receive, send)
 
+
+__getattr__ = deprecated_names(
+    __name__, {"ACTIVITY_TYPE": ("activitypub_kit.http.ACTIVITY_JSON", ACTIVITY_JSON)}
+)
 
 __all__ = [
     "FederationApp",

@@ -23,6 +23,7 @@ from urllib.parse import urldefrag
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from activitypub_kit._cache import BoundedCache
 from activitypub_kit.errors import (
     AlgorithmMismatchError,
     DigestError,
@@ -35,7 +36,7 @@ from activitypub_kit.errors import (
     SignatureError,
     UnauthenticatedActivityError,
 )
-from activitypub_kit.http import KeyResolver, PublicKey
+from activitypub_kit.http import KeyResolver, VerifiedKey
 from activitypub_kit.models.helpers import type_names
 from activitypub_kit.server.parsing import origin_of, single_id
 from activitypub_kit.signatures import (
@@ -73,7 +74,7 @@ class Authenticated:
     document: dict[str, Any]
 
 
-def _crypto_key(key: PublicKey) -> CryptoKey:
+def _crypto_key(key: VerifiedKey) -> CryptoKey:
     if key.public_key_pem is not None:
         return load_public_key_pem(key.public_key_pem)
     assert key.public_key_multibase is not None
@@ -112,7 +113,6 @@ class Authenticator:
         self.hosts = frozenset(
             (found[1], found[2]) for found in map(origin_of, origins) if found is not None
         )
-        self.key_ttl = key_ttl
         #: How old (and how far ahead) a proof's ``created`` may be: a proof vouches for a
         #: delivery only while fresh, like an HTTP signature.
         self.proof_window = proof_window
@@ -124,18 +124,28 @@ class Authenticator:
             max_age=ld_signature_max_age, max_lifetime=ld_signature_max_age
         )
         self.clock = clock
-        #: key id -> (key that last verified a signature, when); skips the key cache's
-        #: (de)serialisation on the hot path.  A key that fails goes through
+        #: key id -> the key that last verified a signature (for ``key_ttl``); skips the
+        #: key cache's (de)serialisation on the hot path.  A key that fails goes through
         #: :meth:`KeyResolver.verify` again (which refetches a rotated key).
-        self._recent: dict[str, tuple[PublicKey, float]] = {}
-        self._decoded: dict[PublicKey, CryptoKey] = {}
+        self._recent: BoundedCache[str, VerifiedKey] = BoundedCache(4096, ttl=key_ttl, clock=clock)
+        self._decoded: BoundedCache[VerifiedKey, CryptoKey] = BoundedCache(4096)
         self.policies: dict[str, Any] = {}
         if cavage_policy is not None:
             self.policies["cavage_policy"] = cavage_policy
         if rfc9421_policy is not None:
             self.policies["rfc9421_policy"] = rfc9421_policy
 
-    async def http_signer(self, request: HttpRequest) -> tuple[PublicKey, str] | None:
+    @property
+    def key_ttl(self) -> float:
+        """Seconds a key that verified a signature is reused without asking ``keys``."""
+        return self._recent.ttl or 0.0
+
+    @key_ttl.setter
+    def key_ttl(self, seconds: float) -> None:
+        self._recent.ttl = seconds
+        self._recent.clear()
+
+    async def http_signer(self, request: HttpRequest) -> tuple[VerifiedKey, str] | None:
         """The verified key of the request's HTTP signature; ``None`` when unsigned.
 
         :raises UnauthenticatedActivityError: for a signature that is present but fails.
@@ -155,7 +165,7 @@ class Authenticator:
         if request.body:
             self._precheck_digest(request)
 
-        def check(key: PublicKey) -> bool:
+        def check(key: VerifiedKey) -> bool:
             try:
                 verify_signature(request, parsed, self._loaded(key), **self.policies)
             except (InvalidSignatureError, AlgorithmMismatchError, KeyFormatError):
@@ -164,17 +174,15 @@ class Authenticator:
 
         try:
             recent = self._recent.get(key_id)
-            if recent is not None and self.clock() - recent[1] < self.key_ttl and check(recent[0]):
-                return recent[0], key_id
+            if recent is not None and check(recent):
+                return recent, key_id
             verified = await self.keys.verify(key_id, check)
         except SignatureError as exc:
             raise UnauthenticatedActivityError(str(exc)) from None
         if verified is None:
-            self._recent.pop(key_id, None)
+            self._recent.pop(key_id)
             raise UnauthenticatedActivityError(f"signature does not verify with key {key_id}")
-        if len(self._recent) >= 4096:
-            self._recent.pop(next(iter(self._recent)))
-        self._recent[key_id] = (verified, self.clock())
+        self._recent.set(key_id, verified)
         return verified, key_id
 
     def _check_addressed_to_us(self, request: HttpRequest) -> None:
@@ -185,13 +193,11 @@ class Authenticator:
                 f"the signed request is addressed to {host}, not to this server"
             )
 
-    def _loaded(self, key: PublicKey) -> CryptoKey:
+    def _loaded(self, key: VerifiedKey) -> CryptoKey:
         loaded = self._decoded.get(key)
         if loaded is None:
             loaded = _crypto_key(key)
-            if len(self._decoded) >= 4096:
-                self._decoded.pop(next(iter(self._decoded)))
-            self._decoded[key] = loaded
+            self._decoded.set(key, loaded)
         return loaded
 
     def _precheck_digest(self, request: HttpRequest) -> None:
@@ -247,7 +253,7 @@ class Authenticator:
             return False
         return urldefrag(key_id)[0] == actor
 
-    async def _owned_key(self, key_id: str, actor: str, what: str) -> PublicKey:
+    async def _owned_key(self, key_id: str, actor: str, what: str) -> VerifiedKey:
         try:
             key = await self.keys.get_key(key_id)
         except FetchError as error:

@@ -1,7 +1,7 @@
 """Collection dispatchers: cursor pages, counts, and a one-shot listing for fan-out.
 
-A dispatcher answers ``(ctx, cursor, **params) -> Page | None``; ``cursor`` is ``None`` for
-the first page and the ``next`` of the previous page afterwards.  A collection whose first
+A dispatcher answers ``(ctx, cursor, **params) -> PageItems | None``; ``cursor`` is ``None``
+for the first page and the ``next`` of the previous page afterwards.  A collection whose first
 page has no ``next`` is served whole (``orderedItems`` inline); otherwise the collection
 embeds its first page and links the next ones as ``?cursor=...``.
 
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from activitypub_kit._deprecated import deprecated_names
 from activitypub_kit.delivery.planning import Recipient
 from activitypub_kit.errors import InvalidCursorError
 from activitypub_kit.models import ASModel
@@ -24,8 +25,13 @@ from activitypub_kit.server.routes import UrlTemplate, check_parameters
 
 
 @dataclass(slots=True)
-class Page:
-    """One page of a collection: items, the cursor of the next page, and the total count."""
+class PageItems:
+    """One page of a collection: items, the cursor of the next page, and the total count.
+
+    What a collection dispatcher returns.  Formerly ``server.Page``, renamed because
+    :class:`activitypub_kit.Page` is the ActivityStreams ``Page`` document type; the old
+    name still works for one release (deprecated).
+    """
 
     items: Sequence[Any]
     next: str | None = None
@@ -33,7 +39,7 @@ class Page:
     total: int | None = None
 
 
-PageDispatcher = Callable[..., Awaitable[Page | None]]
+PageDispatcher = Callable[..., Awaitable[PageItems | None]]
 Counter = Callable[..., Awaitable[int | None]]
 Lister = Callable[..., AsyncIterator[Recipient | str | ASModel | dict[str, Any]]]
 
@@ -93,7 +99,7 @@ def offset_cursor(cursor: str | None, *, maximum: int = MAX_OFFSET) -> int:
         async def followers(ctx, cursor, handle):
             start = offset_cursor(cursor)
             ...
-            return Page(items, next=str(start + 100) if more else None)
+            return PageItems(items, next=str(start + 100) if more else None)
     """
     if not cursor:
         return 0
@@ -123,7 +129,7 @@ def page_url(collection_uri: str, cursor: str) -> str:
 
 
 def render_collection(
-    route: CollectionRoute, uri: str, first: Page, total: int | None
+    route: CollectionRoute, uri: str, first: PageItems, total: int | None
 ) -> dict[str, Any]:
     """The collection document whose first page is ``first``."""
     kind = "OrderedCollection" if route.ordered else "Collection"
@@ -147,7 +153,7 @@ def render_collection(
     return document
 
 
-def render_page(route: CollectionRoute, uri: str, cursor: str, page: Page) -> dict[str, Any]:
+def render_page(route: CollectionRoute, uri: str, cursor: str, page: PageItems) -> dict[str, Any]:
     """The page document at ``cursor``."""
     kind = "OrderedCollectionPage" if route.ordered else "CollectionPage"
     document: dict[str, Any] = {
@@ -163,4 +169,8 @@ def render_page(route: CollectionRoute, uri: str, cursor: str, page: Page) -> di
     return document
 
 
-__all__ = ["Page", "CollectionRoute", "MAX_OFFSET", "offset_cursor", "item_json", "page_url"]
+__getattr__ = deprecated_names(
+    __name__, {"Page": ("activitypub_kit.server.collections.PageItems", PageItems)}
+)
+
+__all__ = ["PageItems", "CollectionRoute", "MAX_OFFSET", "offset_cursor", "item_json", "page_url"]

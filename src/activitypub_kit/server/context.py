@@ -7,13 +7,11 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from urllib.parse import parse_qs, urldefrag, urlsplit
 
-import anyio
 from typing_extensions import TypeVar as DefaultTypeVar
 
+from activitypub_kit._origin import origin_of as _origin_of
 from activitypub_kit.delivery.planning import Recipient
 from activitypub_kit.errors import (
-    BlockedError,
-    FetchError,
     HttpStatusError,
     OriginMismatchError,
     ResourceGoneError,
@@ -21,7 +19,6 @@ from activitypub_kit.errors import (
     WrongTypeError,
 )
 from activitypub_kit.http.resolver import ACTOR_TYPES, strip_foreign_embeds
-from activitypub_kit.http.urls import origin
 from activitypub_kit.models import Accept as AcceptActivity
 from activitypub_kit.models import (
     Actor,
@@ -34,12 +31,13 @@ from activitypub_kit.models import (
 )
 from activitypub_kit.models.helpers import PUBLIC_IRIS, id_of, type_names
 from activitypub_kit.models.jsonld import default_context
-from activitypub_kit.server import documents
+from activitypub_kit.server import documents, forwarding, objects
 from activitypub_kit.server.routes import ParsedUri, RouteKind, UrlTemplate
 from activitypub_kit.storage.base import JSONValue
 
 if TYPE_CHECKING:
     from activitypub_kit.server.federation import Federation
+    from activitypub_kit.server.forwarding import Forwarded
 
 Audience = Recipient | str | ASModel | Mapping[str, Any]
 M = TypeVar("M", bound=ASModel)
@@ -48,8 +46,13 @@ D = DefaultTypeVar("D", default=Any)
 
 _UNREAD: Any = object()
 
-#: How many actor documents :meth:`Context.send` fetches at once.
+#: How many addressed actor documents the delivery worker fetches at once (per fan-out).
 MAX_CONCURRENT_LOOKUPS = 8
+#: Most actor ids in one ``{"actors": [...]}`` audience entry made by :meth:`Context.send`.
+ACTORS_PER_ENTRY = 64
+PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+#: The keys of audience references the delivery worker expands (``Federation.expand``).
+AUDIENCE_KEYS = frozenset({"followers", "actors", "known"})
 #: How many pages :meth:`Context.traverse_collection` reads by default.
 MAX_PAGES = 20
 #: How many items :meth:`Context.traverse_collection` yields by default.
@@ -70,7 +73,9 @@ class Context(Generic[D]):
     their ``authorize`` predicates) the verified signer of the ``GET``, ``None`` when it was
     unsigned; in inbox handlers the key that vouched for the activity.  ``inbox`` (the local
     handle whose inbox received the activity, ``None`` for the shared inbox) and ``method``
-    (how it was verified) are set for inbox handlers.
+    (how it was verified) are set for inbox handlers.  ``raw_activity`` is the body the
+    activity arrived with, byte for byte, in an inbox handler for an activity carrying an LD
+    signature or a proof (``None`` anywhere else): what :meth:`forward` passes on.
     """
 
     def __init__(
@@ -80,8 +85,11 @@ class Context(Generic[D]):
         inbox: str | None = None,
         signer: str | None = None,
         method: str | None = None,
+        raw_activity: bytes | None = None,
     ) -> None:
         self.federation = federation
+        #: The received body of the activity being handled (see the class docstring).
+        self.raw_activity = raw_activity
         self.inbox = inbox
         #: Who signed the request being answered (a plain key id given here is wrapped).
         self.signer: documents.Signer | None = (
@@ -211,18 +219,22 @@ class Context(Generic[D]):
 
         A URI on one of our origins is answered by our own dispatchers, without HTTP: the
         document a fetcher would be served (actor completed with inbox and keys, collection
-        or page, ``@context``).  Any other URI is fetched through ``fed.resolver`` (SSRF
-        guard, block policy, origin rules, fetch budget, cache; ``refresh=True`` skips the
-        cached copy).  Either way, embedded objects on another origin than the document
-        become references (their ids).
+        or page, ``@context``).  Any other URI is read from the Federation's
+        ``object_store`` (the app's database, :mod:`~activitypub_kit.server.objects`) when
+        it holds a copy younger than ``refresh_after``; otherwise it is fetched through
+        ``fed.resolver`` (SSRF guard, origin rules, fetch budget, cache) and the fresh copy
+        handed to the store.  A URI that moderation blocks (its host, or ``block_actor``)
+        raises :class:`~activitypub_kit.errors.BlockedError`, stored copy or not.
+        ``refresh=True`` skips the stored and cached copies.  Either way, embedded objects
+        on another origin than the document become references (their ids).
 
         A subclass of ``kind`` is accepted (``lookup(uri, Object)`` gives a ``Note``); any
         other type raises :class:`~activitypub_kit.errors.WrongTypeError`.  Not found is
         :class:`~activitypub_kit.errors.HttpStatusError` (``404``), deleted
-        :class:`~activitypub_kit.errors.ResourceGoneError` (``410``, a ``Tombstone``),
-        locally as remotely.
+        :class:`~activitypub_kit.errors.ResourceGoneError` (``410``, or a ``Tombstone``
+        served in its place; the store's copy is deleted), locally as remotely.
         """
-        model = parse(await self._document(uri, refresh=refresh))
+        model = await self._model(uri, refresh=refresh)
         if kind is not None and not isinstance(model, kind):
             raise _wrong_type(uri, kind.__name__, model)
         return model
@@ -294,7 +306,14 @@ class Context(Generic[D]):
                 yield item
             link = page.next if isinstance(page, CollectionPage) else None
 
+    async def _model(self, uri: str, *, refresh: bool) -> ASModel:
+        """A local URI from our dispatchers, a remote one through the object store."""
+        if not self.federation.is_local(uri):
+            return await objects.lookup_remote(self.federation, uri, refresh=refresh)
+        return parse(await self._document(uri, refresh=refresh))
+
     async def _document(self, uri: str, *, refresh: bool) -> dict[str, Any]:
+        """The document of ``uri``: ours from the dispatchers, else from ``fed.resolver``."""
         fed = self.federation
         if not fed.is_local(uri):
             return await fed.resolver.fetch(uri, refresh=refresh)
@@ -341,11 +360,20 @@ class Context(Generic[D]):
     ) -> str:
         """Queue ``activity`` for signed delivery to ``to``; return its id.
 
-        ``to`` holds actor ids (looked up now), actor models or documents,
+        ``to`` holds actor ids, actor models or documents,
         :class:`~activitypub_kit.delivery.planning.Recipient` values, inbox URLs given as
-        ``Recipient(id, inbox)``, and :meth:`followers_of` audiences.  ``sender`` is the
-        local handle whose key signs; by default the handle of the activity's ``actor``.
-        The activity gets an id (:meth:`new_id`) when it has none.
+        ``Recipient(id, inbox)``, and audiences (:meth:`followers_of`,
+        :meth:`known_inboxes`).  ``sender`` is the local handle whose key signs; by default
+        the handle of the activity's ``actor``.  The activity gets an id (:meth:`new_id`)
+        when it has none.
+
+        Nothing is fetched here: remote actor ids are resolved by the delivery worker (at
+        most :data:`MAX_CONCURRENT_LOOKUPS` at a time), so ``send`` costs a store write and
+        an enqueue whatever the audience.  An actor that cannot be fetched, or that the
+        block policy refuses, does not make ``send`` fail: ``on_delivery_failed`` hears of
+        it (``DeliveryFailure.UNRESOLVED`` with the error, or ``BLOCKED``).  The public
+        collection as a recipient, or an activity whose actor is not local, is refused
+        here with :class:`~activitypub_kit.errors.RouteError`.
         """
         if isinstance(activity, ASModel):
             document = activity.to_json(context=True)
@@ -371,53 +399,119 @@ class Context(Generic[D]):
     async def _recipients(
         self, entries: Sequence[Audience]
     ) -> list[Recipient | Mapping[str, JSONValue]]:
-        """Resolve ``entries``, keeping their order.
+        """Turn ``entries`` into outbox audience entries, without any I/O.
 
-        Actor ids are fetched concurrently, at most :data:`MAX_CONCURRENT_LOOKUPS` at a time.
-        A failing fetch cancels the others and the first failure in recipient order is
-        raised, so nothing is sent (as when they were fetched one after another).
+        Remote actor ids become ``{"actors": [ids]}`` references (at most
+        :data:`ACTORS_PER_ENTRY` ids each, so a huge audience is still stored in chunks),
+        which :meth:`Federation.expand` resolves in the delivery worker.
         """
-        found: list[Recipient | Mapping[str, JSONValue] | None] = [None] * len(entries)
-        remote = {i for i, entry in enumerate(entries) if isinstance(entry, str)}
-        for index, entry in enumerate(entries):
-            if index not in remote or len(remote) == 1:
-                found[index] = await self._recipient(entry)
-        if len(remote) > 1:
-            limit = anyio.Semaphore(MAX_CONCURRENT_LOOKUPS)
-            failures: dict[int, Exception] = {}
+        found: list[Recipient | Mapping[str, JSONValue] | None] = []
+        remote: list[str] = []
+        for entry in entries:
+            if not isinstance(entry, str):
+                found.append(self._recipient(entry))
+            elif entry in PUBLIC_IRIS:
+                raise RouteError("the public collection is an audience, not a recipient")
+            elif self.federation.is_local(entry):
+                found.append(Recipient(id=entry))  # handed over in-process, no fetch
+            else:
+                if not remote:
+                    found.append(None)  # the references go where the first id was
+                remote.append(entry)
+        result: list[Recipient | Mapping[str, JSONValue]] = []
+        for item in found:
+            if item is not None:
+                result.append(item)
+                continue
+            chunks = range(0, len(remote), ACTORS_PER_ENTRY)
+            result.extend({"actors": list(remote[i : i + ACTORS_PER_ENTRY])} for i in chunks)
+        return result
 
-            async def resolve(index: int, scope: anyio.CancelScope) -> None:
-                async with limit:
-                    try:
-                        found[index] = await self._recipient(entries[index])
-                    except Exception as exc:  # re-raised below, in recipient order
-                        failures[index] = exc
-                        scope.cancel()
-
-            async with anyio.create_task_group() as group:
-                for index in sorted(remote):
-                    group.start_soon(resolve, index, group.cancel_scope)
-            if failures:
-                raise failures[min(failures)]
-        return [entry for entry in found if entry is not None]
-
-    async def _recipient(self, entry: Audience) -> Recipient | Mapping[str, JSONValue]:
+    def _recipient(self, entry: Recipient | ASModel | Mapping[str, Any]) -> (
+        Recipient | Mapping[str, JSONValue]
+    ):  # fmt: skip
         if isinstance(entry, Recipient):
             return entry
         if isinstance(entry, ASModel):
             return Recipient.from_actor(entry.to_json(context=False))
-        if isinstance(entry, Mapping):
-            if "followers" in entry:
-                return dict(entry)
-            return Recipient.from_actor(entry)
-        if entry in PUBLIC_IRIS:
-            raise RouteError("the public collection is an audience, not a recipient")
-        if await self.federation.moderation.blocks(entry):
-            return Recipient(id=entry)  # never fetched; the outbox reports it as blocked
-        try:
-            return Recipient.from_actor(await self.federation.resolver.fetch_actor(entry))
-        except BlockedError:
-            return Recipient(id=entry)  # no inbox: the outbox reports it as blocked
+        if AUDIENCE_KEYS.intersection(entry):
+            return dict(entry)
+        return Recipient.from_actor(entry)
+
+    # -- actor-wide broadcasts ---------------------------------------------------------
+
+    def known_inboxes(self) -> dict[str, JSONValue]:
+        """The audience "every server we know, once", expanded by the worker at fan-out.
+
+        One inbox per host from ``fed.known_inboxes`` (every server we delivered to or got
+        a verified request from), hosts blocked by policy left out; a host that another
+        recipient of the activity already reaches is not sent it twice.  For what every
+        server holding a copy of an actor should hear: its ``Delete``, a profile ``Update``
+        (see :meth:`send_actor_delete`, :meth:`send_profile_update`).
+        """
+        return {"known": True}
+
+    async def send_profile_update(self, handle: str) -> str:
+        """Send an ``Update`` of the local actor ``handle``; return the activity id.
+
+        It goes to the actor's followers and to every known server (:meth:`known_inboxes`).
+
+        The actor document is the one fetchers are served (from the actor dispatcher, with
+        inbox, endpoints and keys).  A missing or deleted actor raises
+        :class:`~activitypub_kit.errors.HttpStatusError` (``404``) or
+        :class:`~activitypub_kit.errors.ResourceGoneError`.
+        """
+        actor_uri = self._own_actor(handle)
+        actor = await self.lookup_actor(actor_uri)  # our dispatcher: no HTTP
+        update = {
+            "id": self.new_id(actor_uri, "updates"),
+            "type": "Update",
+            "actor": actor_uri,
+            "to": [PUBLIC],
+            "object": actor.to_json(context=False),
+        }
+        return await self.send(update, to=[self.followers_of(handle), self.known_inboxes()])
+
+    async def send_actor_delete(self, handle: str) -> str:
+        """Send the ``Delete`` of the local actor ``handle``; return the activity id.
+
+        It goes to the actor's followers and to every known server (:meth:`known_inboxes`).
+
+        Call it when the account is gone (the actor dispatcher may already answer with a
+        ``Tombstone``): the key-pairs dispatcher must still give the actor's key, which signs
+        the deliveries.
+        """
+        actor_uri = self._own_actor(handle)
+        delete = {
+            "id": self.new_id(actor_uri, "delete"),
+            "type": "Delete",
+            "actor": actor_uri,
+            "to": [PUBLIC],
+            "object": actor_uri,
+        }
+        return await self.send(delete, to=[self.followers_of(handle), self.known_inboxes()])
+
+    def _own_actor(self, handle: str) -> str:
+        actor_uri = self.actor_uri(handle)
+        if self.federation.handle_of(actor_uri) != handle:
+            raise RouteError(f"{handle!r} is not a handle of a local actor")
+        return actor_uri
+
+    async def forward(
+        self, activity: ASModel | Mapping[str, Any] | str, *, to: Audience | Sequence[Audience],
+        sender: str,
+    ) -> Forwarded:  # fmt: skip
+        """Forward the activity being handled, byte for byte, to ``to``, signed by ``sender``.
+
+        Inbox forwarding (see :mod:`activitypub_kit.server.forwarding`, and
+        :func:`~activitypub_kit.server.forwarding.should_forward` for when to): the body
+        :attr:`raw_activity` is queued unchanged, HTTP-signed by the local ``sender``'s key;
+        ``to`` takes what :meth:`send` takes.  Inboxes on the activity's origin host and
+        inboxes it was already forwarded to are left out.  Raises
+        :class:`~activitypub_kit.errors.ForwardingError` outside an inbox handler that holds
+        the raw bytes, or for another activity than the one being handled.
+        """
+        return await forwarding.forward(self, activity, to=to, sender=sender)
 
     async def accept(self, follow: Follow) -> str:
         """Send an ``Accept`` of ``follow`` (addressed to a local actor) to its follower."""
@@ -441,13 +535,6 @@ class Context(Generic[D]):
             to=[follower],
         )
         return await self.send(answer, to=[follower])
-
-
-def _origin_of(uri: str) -> tuple[str, str, int] | None:
-    try:
-        return origin(uri)
-    except FetchError:
-        return None
 
 
 def _wrong_type(uri: str, expected: str, model: ASModel) -> WrongTypeError:

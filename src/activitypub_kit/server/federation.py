@@ -7,12 +7,14 @@ import inspect
 import logging
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any, Generic, TypeVar, overload
 from urllib.parse import urlsplit
 
 import anyio
 
 from activitypub_kit.delivery.failures import DeliveryFailure, DeliveryFailureEvent
+from activitypub_kit.delivery.known import MEMO_SIZE, HostInbox, KnownInboxes, StoreKnownInboxes
 from activitypub_kit.delivery.options import DeliveryOptions
 from activitypub_kit.delivery.outbox import DeliveryHooks, Outbox
 from activitypub_kit.delivery.planning import Recipient, Unresolved, inbox_host
@@ -21,12 +23,13 @@ from activitypub_kit.errors import BlockedError, NoContextDataError, RouteError
 from activitypub_kit.http import FetchCache, HttpClient, KeyResolver, Resolver
 from activitypub_kit.models import ASModel
 from activitypub_kit.server.authenticate import Authenticated, Authenticator
-from activitypub_kit.server.collections import CollectionRoute, Page, PageDispatcher
-from activitypub_kit.server.context import Context, D
+from activitypub_kit.server.collections import CollectionRoute, PageDispatcher, PageItems
+from activitypub_kit.server.context import MAX_CONCURRENT_LOOKUPS, Context, D
 from activitypub_kit.server.documents import Authorize
 from activitypub_kit.server.inbox import Inbox, seen_key
 from activitypub_kit.server.keys import KeyCache, KeyPair, key_pairs_for, stored_keys
 from activitypub_kit.server.moderation import BlockHook, Moderation
+from activitypub_kit.server.objects import DEFAULT_REFRESH_AFTER, ObjectStore
 from activitypub_kit.server.parsing import DEFAULT_LIMITS, DocumentLimits, origin_of, single_id
 from activitypub_kit.server.routes import UrlTemplate, check_parameters
 from activitypub_kit.signatures import DoubleKnock, HttpxSigner, PrivateKey
@@ -94,7 +97,13 @@ class Federation(Generic[D]):
     activity, with a :class:`~activitypub_kit.delivery.DeliveryFailure` reason, and
     ``on_gone(event)`` of personal inboxes that answered 410 (both plain or ``async``).
     Fetched documents and keys are cached in ``store`` (with TTLs), so every process sharing
-    it fetches a document once.
+    it fetches a document once.  ``known_inboxes``
+    (:class:`~activitypub_kit.delivery.KnownInboxes`, default: one ``store`` entry per host)
+    is every server we know, for ``ctx.known_inboxes()`` audiences (actor ``Delete``,
+    profile ``Update``).  ``object_store``
+    (:class:`~activitypub_kit.server.objects.ObjectStore`) is the app's own database of
+    remote objects: ``ctx.lookup`` reads it first and fetches only copies older than
+    ``refresh_after`` (a ``timedelta``, one day by default), saving what it fetched.
     ``allow_local_handles`` (off by default; development and loopback tests only) serves
     WebFinger for origins on ``localhost`` or an IPv4 literal (``acct:alice@127.0.0.1:8080``),
     which production refuses as handles.
@@ -104,7 +113,10 @@ class Federation(Generic[D]):
     another server is refused, so a delivery to someone else cannot be replayed here.
     Behind a reverse proxy that rewrites ``Host``, set ``trust_forwarded_host`` to read the
     public host from the last ``X-Forwarded-Host`` value instead (only when the proxy sets
-    it: a client can send one too).  ``limits`` bounds every inbox document
+    it: a client can send one too); the same setting reads the scheme the client used from
+    the last ``X-Forwarded-Proto`` value, so that a plain-http WebFinger query for an https
+    origin is refused (without it, or without that header, the scheme is not checked: a
+    TLS-terminating proxy talks plain http to us).  ``limits`` bounds every inbox document
     (:class:`~activitypub_kit.server.parsing.DocumentLimits`); ``idempotency_ttl`` is how long
     an activity id is remembered, at least as long as any signature is accepted.
     """
@@ -134,6 +146,9 @@ class Federation(Generic[D]):
         trust_forwarded_host: bool = False,
         context_data: D | _NoData = _NO_DATA,
         context_data_factory: ContextDataFactory[D] | None = None,
+        known_inboxes: KnownInboxes | None = None,
+        object_store: ObjectStore | None = None,
+        refresh_after: timedelta = DEFAULT_REFRESH_AFTER,
     ) -> None:
         if context_data_factory is not None:
             if not isinstance(context_data, _NoData):
@@ -176,6 +191,11 @@ class Federation(Generic[D]):
         self._delivery = delivery if delivery is not None else DeliveryOptions()
         self.on_delivery_failed = on_delivery_failed
         self.on_gone = on_gone
+        #: One inbox per known server (:mod:`~activitypub_kit.delivery.known`).
+        self.known_inboxes: KnownInboxes = (
+            known_inboxes if known_inboxes is not None else StoreKnownInboxes(self.store)
+        )
+        self._learnt_hosts: set[str] = set()
         self.max_body_size = max_body_size
         self.limits = limits
         if idempotency_ttl < MIN_IDEMPOTENCY_TTL:
@@ -185,6 +205,14 @@ class Federation(Generic[D]):
             )
         self.idempotency_ttl = idempotency_ttl
         self.trust_forwarded_host = trust_forwarded_host
+        if object_store is not None and not isinstance(object_store, ObjectStore):
+            raise RouteError("object_store must have async read, save and delete methods")
+        if not isinstance(refresh_after, timedelta) or refresh_after < timedelta(0):
+            raise RouteError("refresh_after must be a timedelta of zero or more")
+        #: The app's copies of remote objects, read by ``ctx.lookup`` first (read per lookup).
+        self.object_store = object_store
+        #: The age after which a stored copy is fetched again (read per lookup).
+        self.refresh_after = refresh_after
         self.allow_local_handles = allow_local_handles
         self.software = software or NodeInfoSoftware(name="activitypub-kit", version="0")
         self.templates: dict[str, UrlTemplate] = {
@@ -219,6 +247,7 @@ class Federation(Generic[D]):
             is_local=self.is_local,
             is_blocked=self.moderation.inbox_host_blocked,
             is_blocked_actor=self.moderation.recipient_blocked,
+            known_inboxes=self.known_inboxes,
             hooks=DeliveryHooks(
                 on_failure=self._delivery_failed,
                 on_gone=self._gone,
@@ -382,7 +411,7 @@ class Federation(Generic[D]):
         replace: bool = False,
         authorize: Authorize | None = None,
     ) -> Callable[[PageDispatcher], CollectionRoute]:
-        """Register ``async (ctx, cursor, **params) -> Page | None`` as collection ``name``.
+        """Register ``async (ctx, cursor, **params) -> PageItems | None`` as collection ``name``.
 
         The decorator returns the :class:`~activitypub_kit.server.collections.CollectionRoute`,
         whose ``.counter`` and ``.recipients`` decorators add a count and a one-shot listing.
@@ -575,15 +604,38 @@ class Federation(Generic[D]):
     async def expand(
         self, audience: Mapping[str, JSONValue]
     ) -> AsyncIterator[Recipient | str | Unresolved]:
-        """Yield the followers of ``{"followers": handle}`` (the delivery worker calls this).
+        """Yield the recipients of one audience entry (the delivery worker calls this).
 
-        A follower that cannot be resolved is logged and yielded as
-        :class:`~activitypub_kit.delivery.Unresolved`, so ``on_delivery_failed`` hears of it.
+        * ``{"followers": handle}`` (:meth:`Context.followers_of`): every follower of a
+          local actor, from the followers collection's lister or pages;
+        * ``{"actors": [ids]}`` (actor ids given to :meth:`Context.send`): each id fetched
+          here, at most :data:`~activitypub_kit.server.context.MAX_CONCURRENT_LOOKUPS` at a
+          time; an id blocked by policy is not fetched, a local one needs no fetch;
+        * ``{"known": true}`` (:meth:`Context.known_inboxes`): one inbox per server in
+          :attr:`known_inboxes`, hosts blocked by policy left out, each reached only when
+          no other recipient of the activity is on that host.
+
+        A member that cannot be resolved is logged and yielded as
+        :class:`~activitypub_kit.delivery.Unresolved`, so ``on_delivery_failed`` hears of it
+        (``BLOCKED`` for a blocked actor, ``UNRESOLVED`` with the error otherwise).
         """
-        handle = audience.get("followers")
+        if "actors" in audience:
+            for recipient in await self._resolve_actors(audience["actors"]):
+                yield recipient
+        elif audience.get("known") is True:
+            async for inbox in self._known_inboxes():
+                yield inbox
+        elif "followers" in audience:
+            async for member in self._followers(audience.get("followers")):
+                yield member
+        else:
+            logger.warning("fan-out: audience %.200r is not one this server knows", audience)
+            yield Unresolved(repr(dict(audience))[:200], "not a known audience reference")
+
+    async def _followers(self, handle: Any) -> AsyncIterator[Recipient | Unresolved]:
         route = self.collections.get("followers")
         if not isinstance(handle, str) or route is None:
-            logger.warning("fan-out to %s reaches nobody: no followers collection", audience)
+            logger.warning("fan-out to followers of %r reaches nobody: no collection", handle)
             return
         ctx = self.context()
         if route.lister is not None:
@@ -592,7 +644,7 @@ class Federation(Generic[D]):
             return
         cursor: str | None = None
         while True:
-            page: Page | None = await route.dispatcher(ctx, cursor, handle=handle)
+            page: PageItems | None = await route.dispatcher(ctx, cursor, handle=handle)
             if page is None:
                 if cursor is None:
                     logger.warning("fan-out: no followers collection for %r", handle)
@@ -603,7 +655,32 @@ class Federation(Generic[D]):
                 return
             cursor = page.next
 
-    async def _as_recipient(self, member: Any) -> Recipient | Unresolved:
+    async def _resolve_actors(self, ids: JSONValue) -> list[Recipient | Unresolved]:
+        """Resolve addressed actor ids concurrently (bounded); order is not kept."""
+        members = list(ids) if isinstance(ids, list) else [ids]
+        found: list[Recipient | Unresolved] = []
+        limit = anyio.Semaphore(MAX_CONCURRENT_LOOKUPS)
+
+        async def resolve(member: Any) -> None:
+            async with limit:
+                found.append(await self._as_recipient(member, "recipient"))
+
+        async with anyio.create_task_group() as group:
+            for member in members:
+                group.start_soon(resolve, member)
+        return found
+
+    async def _known_inboxes(self) -> AsyncIterator[HostInbox]:
+        seen: set[str] = set()
+        async for inbox in self.known_inboxes.inboxes():
+            host = inbox_host(inbox)
+            if host is None or host in seen or self.is_local(inbox):
+                continue
+            seen.add(host)
+            if not await self.moderation.host_blocked(host):
+                yield HostInbox.of(inbox)
+
+    async def _as_recipient(self, member: Any, what: str = "follower") -> Recipient | Unresolved:
         if isinstance(member, Recipient):
             return member
         if isinstance(member, ASModel):
@@ -612,7 +689,7 @@ class Federation(Generic[D]):
             return Recipient.from_actor(member)
         member_id = member.get("id") if isinstance(member, Mapping) else member
         if not isinstance(member_id, str):
-            logger.warning("fan-out: follower entry %.200r is not an actor or an id", member)
+            logger.warning("fan-out: %s entry %.200r is not an actor or an id", what, member)
             return Unresolved(repr(member)[:200], "not an actor, an actor id or a Recipient")
         if self.is_local(member_id):
             return Recipient(id=member_id)  # ours: delivered in-process, no fetch, no POST
@@ -623,8 +700,8 @@ class Federation(Generic[D]):
             return Recipient.from_actor(await self.resolver.fetch_actor(member_id))
         except BlockedError:
             return blocked
-        except Exception as exc:  # one unreachable follower must not stop the fan-out
-            logger.warning("fan-out: cannot resolve follower %s", member_id, exc_info=True)
+        except Exception as exc:  # one unreachable member must not stop the fan-out
+            logger.warning("fan-out: cannot resolve %s %s", what, member_id, exc_info=True)
             return Unresolved(member_id, f"{type(exc).__name__}: {exc}")
 
     # -- moderation and delivery health --------------------------------------------
@@ -666,6 +743,31 @@ class Federation(Generic[D]):
             await self.outbox.record_inbound(host)
         except Exception:
             logger.warning("could not record that %s is up", host, exc_info=True)
+        await self._learn_inbox(authenticated.owner, host)
+
+    async def _learn_inbox(self, actor: str, host: str) -> None:
+        """Add a verified sender's server to :attr:`known_inboxes` (from the cache only).
+
+        Its actor document was fetched (with its key) moments ago, so it is normally in
+        the fetch cache; when it is not, nothing is fetched: the server is learnt later.
+        Only an inbox on the actor's own host is recorded; a host learnt once in this
+        process costs nothing more.
+        """
+        if host in self._learnt_hosts:
+            return
+        try:
+            cached = await self.resolver.cache.get("doc", actor)
+            if cached is None:
+                return
+            found = Recipient.from_actor(cached.value)
+            inbox = found.shared_inbox or found.inbox
+            if inbox and found.id == actor and inbox_host(inbox) == host:
+                await self.known_inboxes.remember(inbox, shared=inbox == found.shared_inbox)
+                if len(self._learnt_hosts) >= MEMO_SIZE:
+                    self._learnt_hosts.clear()
+                self._learnt_hosts.add(host)
+        except Exception:
+            logger.warning("could not record the inbox of %s", actor, exc_info=True)
 
     async def _delivery_failed(self, event: DeliveryFailureEvent) -> None:
         await _call_hook(self.on_delivery_failed, event)

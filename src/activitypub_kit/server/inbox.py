@@ -19,13 +19,22 @@ Pipeline, in order, each step answering with a precise status and ``{"error": re
 8. enqueue the very document steps 3-7 checked, then answer 202; the handler runs in a
    worker on that document, read the same way (``parse(..., normalise=False)``), and is
    retried on failure.
+
+The received bytes: when the activity carries an LD ``signature`` or a ``proof`` — what lets
+a receiver authenticate a copy that someone else delivers — the queued message also keeps
+the body exactly as received (as text: it was checked to be UTF-8), and the handler's
+context exposes it as ``ctx.raw_activity`` (``bytes``), for
+:meth:`~activitypub_kit.server.Context.forward`.  Other activities keep the parsed document
+only: forwarding them would be useless (no receiver could check them), and their queue
+messages stay as small as before.  A signed activity whose two copies do not fit in one
+queue message is queued without the raw copy (and cannot be forwarded) rather than refused.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
@@ -35,6 +44,7 @@ from activitypub_kit.errors import (
     ActivityPubError,
     ForbiddenActivityError,
     InvalidActivityError,
+    MessageTooLargeError,
     RouteError,
 )
 from activitypub_kit.models import ASModel, parse
@@ -148,6 +158,7 @@ class Inbox(Generic[D]):
         fed = self._federation
         try:
             document = decode_activity(request.body, limits=fed.limits)
+            keep = keeps_raw(document)
             try:
                 parse(document, normalise=False)
             except ActivityPubError as exc:
@@ -168,17 +179,28 @@ class Inbox(Generic[D]):
         seen = seen_key(document["id"])
         if not await fed.store.cas(seen, None, True, ttl=fed.idempotency_ttl):
             return InboxAnswer(202, {"status": "duplicate"})
+        message: dict[str, Any] = {
+            "kind": "inbox",
+            "inbox": inbox,
+            "activity": document,
+            "signer": authenticated.key_id,
+            "method": authenticated.method,
+        }
+        ordering = f"inbox\n{single_id(document.get('object')) or document['id']}"
         try:
-            await fed.queue.enqueue(
-                {
-                    "kind": "inbox",
-                    "inbox": inbox,
-                    "activity": document,
-                    "signer": authenticated.key_id,
-                    "method": authenticated.method,
-                },
-                ordering_key=f"inbox\n{single_id(document.get('object')) or document['id']}",
-            )
+            if keep:
+                message["raw"] = request.body.decode("utf-8")
+                try:
+                    await fed.queue.enqueue(message, ordering_key=ordering)
+                except MessageTooLargeError:
+                    logger.warning(
+                        "signed inbox activity queued without its raw copy (too large)",
+                        extra={"activity": document["id"]},
+                    )
+                    del message["raw"]
+                    await fed.queue.enqueue(message, ordering_key=ordering)
+            else:
+                await fed.queue.enqueue(message, ordering_key=ordering)
         except Exception:
             await fed.store.delete(seen)
             logger.exception("could not enqueue an inbox activity")
@@ -201,10 +223,22 @@ class Inbox(Generic[D]):
         if handler is None:
             logger.debug("no inbox handler", extra={"type": type(activity).__name__})
             return
+        raw = body.get("raw")
         ctx = self._federation.context(
-            inbox=body.get("inbox"), signer=body.get("signer"), method=body.get("method")
+            inbox=body.get("inbox"),
+            signer=body.get("signer"),
+            method=body.get("method"),
+            raw_activity=raw.encode("utf-8") if isinstance(raw, str) else None,
         )
         await handler(ctx, activity)
+
+
+def keeps_raw(document: Mapping[str, Any]) -> bool:
+    """Whether the inbox keeps an activity's received bytes: it has an LD signature or a proof.
+
+    ``document`` is the activity as received (before authentication drops its proof).
+    """
+    return isinstance(document.get("signature"), dict) or "proof" in document
 
 
 def seen_key(activity_id: str) -> tuple[str, ...]:
@@ -221,4 +255,4 @@ async def _call(hook: Callable[[str], bool | Awaitable[bool]] | None, actor: str
     return bool(result)
 
 
-__all__ = ["Inbox", "InboxAnswer", "InboxHandler", "seen_key"]
+__all__ = ["Inbox", "InboxAnswer", "InboxHandler", "keeps_raw", "seen_key"]

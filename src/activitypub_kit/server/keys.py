@@ -22,6 +22,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from activitypub_kit._cache import BoundedCache
 from activitypub_kit.errors import KeyFormatError
 from activitypub_kit.signatures.actor_keys import multikey_entry, public_key_entry
 from activitypub_kit.signatures.keys import (
@@ -119,7 +120,7 @@ def _load_own_pem(pem: str) -> PrivateKey:
 
 
 class KeyCache:
-    """Key pairs per handle, each kept ``ttl`` seconds, at most ``size`` handles.
+    """Key pairs per handle, each kept ``ttl`` seconds, at most ``size`` handles (LRU).
 
     :meth:`get` loads a missing or expired entry with the given loader, one load per handle
     at a time: concurrent first uses of a new actor wait for the one load (and the one key
@@ -134,21 +135,35 @@ class KeyCache:
         size: int = 1024,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.ttl = ttl
-        self.size = size
+        if ttl < 0:
+            raise ValueError("the key cache TTL must not be negative")
         self.clock = clock
-        self._entries: dict[str, tuple[float, list[KeyPair]]] = {}
+        self._entries: BoundedCache[str, list[KeyPair]] = BoundedCache(size, ttl=ttl, clock=clock)
         self._locks: dict[str, tuple[anyio.Lock, int]] = {}
         self._epoch = 0  # bumped by forget(): a load that began before it is not kept
 
+    @property
+    def ttl(self) -> float:
+        """Seconds a loaded entry is reused (``0``: load every time).
+
+        Setting it forgets the entries loaded so far.
+        """
+        return self._entries.ttl or 0.0
+
+    @ttl.setter
+    def ttl(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("the key cache TTL must not be negative")
+        self.forget()
+        self._entries.ttl = seconds
+
+    @property
+    def size(self) -> int:
+        """The most handles kept; the least recently used goes first."""
+        return self._entries.maxsize
+
     def _fresh(self, handle: str) -> list[KeyPair] | None:
-        entry = self._entries.get(handle)
-        if entry is None:
-            return None
-        if self.clock() - entry[0] >= self.ttl:
-            self._entries.pop(handle, None)
-            return None
-        return entry[1]
+        return self._entries.get(handle)
 
     async def get(self, handle: str, load: Callable[[], Awaitable[list[KeyPair]]]) -> list[KeyPair]:
         """The cached pairs of ``handle``, or what ``load()`` gives (then cached)."""
@@ -164,10 +179,10 @@ class KeyCache:
                     return found
                 loaded_at, epoch = self.clock(), self._epoch
                 pairs = await load()
-                if self.ttl > 0 and epoch == self._epoch:
-                    while len(self._entries) >= self.size:
-                        self._entries.pop(next(iter(self._entries)))
-                    self._entries[handle] = (loaded_at, pairs)
+                if epoch == self._epoch:
+                    # Fresh for ``ttl`` from when the load began, as a read of the store is.
+                    remaining = loaded_at + self.ttl - self.clock()
+                    self._entries.set(handle, pairs, ttl=remaining)
                 return pairs
         finally:
             lock, users = self._locks[handle]
@@ -182,7 +197,7 @@ class KeyCache:
         if handle is None:
             self._entries.clear()
         else:
-            self._entries.pop(handle, None)
+            self._entries.pop(handle)
 
 
 __all__ = ["KeyPair", "KeyCache", "key_pairs_for", "key_entries", "stored_keys"]

@@ -18,48 +18,19 @@ is the document that is handled.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from pydantic_core import from_json
 
+from activitypub_kit._limits import DEFAULT_LIMITS, MAX_DEPTH, DocumentLimits
+from activitypub_kit._origin import origin_of
 from activitypub_kit.errors import InvalidActivityError
 from activitypub_kit.models.jsonld import context_aliases_keyword, context_redefines_as
-
-#: Deepest nesting of arrays and objects an inbox accepts.
-MAX_DEPTH: Final = 48
 
 #: JSON-LD keywords refused as properties: they change an object's identity or the shape of
 #: the graph, so a plain-JSON reader and a JSON-LD reader would see different objects.
 STRUCTURAL_KEYWORDS: Final = frozenset({"@id", "@graph", "@reverse", "@included", "@nest"})
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentLimits:
-    """Bounds on an inbox document, checked in one linear walk before anything else.
-
-    The defaults are far above what real servers send (a Mastodon ``Create`` with every
-    field filled is a few hundred values, an ``Update`` of an actor with many emoji and
-    fields a few thousand) and low enough that building the document costs a few
-    milliseconds.  Before the JSON is even decoded, the raw bytes are counted (``{``,
-    ``,`` and ``"@context"``, at C speed): a body that cannot be within the limits is
-    refused without building a single object.  Characters inside strings count too, which
-    only makes that first check stricter than the exact one, never looser.
-    """
-
-    #: Deepest nesting of arrays and objects.
-    max_depth: int = MAX_DEPTH
-    #: JSON objects in the whole document.
-    max_objects: int = 4096
-    #: Values of any kind (objects, arrays, strings, numbers...) in the whole document.
-    max_values: int = 65_536
-    #: ``@context`` occurrences (the top-level one and every embedded one).
-    max_contexts: int = 64
-
-
-DEFAULT_LIMITS: Final = DocumentLimits()
 
 
 #: Properties whose value is a signature or proof block: its own ``@context`` applies to the
@@ -198,26 +169,6 @@ def decode_activity(body: bytes, *, limits: DocumentLimits = DEFAULT_LIMITS) -> 
     if not is_http_url(actor):
         raise InvalidActivityError("activity actor must be an absolute http(s) URL")
     return document
-
-
-def origin_of(url: Any) -> tuple[str, str, int] | None:
-    """``(scheme, host, port)`` of an http(s) URL, ``None`` for anything else."""
-    if not isinstance(url, str):
-        return None
-    return _origin_of(url)
-
-
-@lru_cache(maxsize=4096)
-def _origin_of(url: str) -> tuple[str, str, int] | None:
-    if not is_http_url(url):
-        return None
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        return None
-    assert parts.hostname is not None
-    return parts.scheme, parts.hostname.lower(), port or (443 if parts.scheme == "https" else 80)
 
 
 __all__ = [

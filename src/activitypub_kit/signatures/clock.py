@@ -8,7 +8,9 @@ import time
 from dataclasses import dataclass
 from datetime import date
 from email.utils import formatdate, parsedate_tz
+from functools import lru_cache
 
+from activitypub_kit._cache import BoundedCache
 from activitypub_kit.errors import ClockSkewError, MalformedSignatureError, ProofError
 
 _MONTHS = {
@@ -31,7 +33,7 @@ _IMF_FIXDATE = re.compile(
     r"[A-Z][a-z]{2}, ([0-9]{2} [A-Z][a-z]{2} [1-9][0-9]{3}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
 )
 # "Sun, 06 Nov 1994 " -> days since the epoch: every request of a day shares its entry.
-_DAYS: dict[str, int] = {}
+_DAYS: BoundedCache[str, int] = BoundedCache(64)
 
 
 def _parse_fixdate(value: str) -> int | None:
@@ -54,9 +56,7 @@ def _parse_fixdate(value: str) -> int | None:
         day = date(int(day_text[7:]), month, int(day_text[:2])).toordinal() - _EPOCH_ORDINAL
     except ValueError:
         return None  # no such day: the general parser decides
-    if len(_DAYS) >= 64:
-        _DAYS.clear()
-    _DAYS[value[:17]] = day
+    _DAYS.set(value[:17], day)
     return day * 86400 + int(hour) * 3600 + int(minute) * 60 + int(second)
 
 
@@ -68,25 +68,20 @@ def _parse_general(value: str) -> int:
     return calendar.timegm((*parsed[:6], 0, 0, 0)) - offset
 
 
-# Whole Date values already parsed.  A busy inbox sees the same one-second-resolution Date
-# from many senders at once, so recent values repeat across different requests.
-_RECENT: dict[str, int] = {}
-
-
 def parse_http_date(value: str) -> int:
     """Parse an HTTP date (IMF-fixdate, or the obsolete RFC 850 / asctime forms) to seconds.
 
     :raises MalformedSignatureError: when ``value`` is not an HTTP date.
     """
-    seconds = _RECENT.get(value)
-    if seconds is not None:
-        return seconds
+    return _parse_recent(value)
+
+
+# Whole Date values already parsed.  A busy inbox sees the same one-second-resolution Date
+# from many senders at once, so recent values repeat across different requests.
+@lru_cache(maxsize=256)
+def _parse_recent(value: str) -> int:
     fixdate = _parse_fixdate(value)
-    seconds = _parse_general(value) if fixdate is None else fixdate
-    if len(_RECENT) >= 256:
-        _RECENT.clear()
-    _RECENT[value] = seconds
-    return seconds
+    return _parse_general(value) if fixdate is None else fixdate
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,11 +23,11 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from activitypub_kit._origin import origin_of
 from activitypub_kit.errors import KeyFormatError, ProofError
 from activitypub_kit.signatures.clock import DEFAULT_WINDOW, TimeWindow, check_created
 from activitypub_kit.signatures.encoding import multibase_decode, multibase_encode
@@ -117,16 +117,6 @@ class DataIntegrityProof:
     signature: bytes
 
 
-def _origin(url: str) -> tuple[str, str, int | None] | None:
-    try:
-        parts = urlsplit(url)
-        if parts.scheme in ("http", "https") and parts.hostname:
-            return parts.scheme, parts.hostname.lower(), parts.port
-    except ValueError:
-        return None
-    return None
-
-
 def parse_proof(document: dict[str, Any]) -> DataIntegrityProof:
     """Parse the document's single ``eddsa-jcs-2022`` proof (pure).
 
@@ -192,7 +182,7 @@ def verify_proof(
             raise ProofError("proof @context is not a prefix of the document @context")
     doc_id = document.get("id")
     if check_origin and isinstance(doc_id, str):
-        doc_origin, key_origin = _origin(doc_id), _origin(proof.verification_method)
+        doc_origin, key_origin = origin_of(doc_id), origin_of(proof.verification_method)
         if doc_origin and key_origin and doc_origin != key_origin:
             method = proof.verification_method
             raise ProofError(f"verificationMethod {method!r} is not on the origin of {doc_id!r}")

@@ -9,6 +9,7 @@ A property test pins the two to the same answer.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -81,23 +82,19 @@ def _parse_general(url: str) -> UrlParts:
     return UrlParts(scheme, _authority(scheme, host, port), path, query, target)
 
 
-# URLs already split.  An inbox receives nearly every request on a handful of URLs (its
-# shared inbox and a few personal ones), so the request URL repeats across senders.
-_RECENT: dict[str, UrlParts] = {}
-
-
 def parse_url(url: str) -> UrlParts:
     """Split an absolute request URL into the parts signatures cover.
 
     :raises MalformedSignatureError: when ``url`` is not an absolute URL with a host.
     """
-    parts = _RECENT.get(url)
-    if parts is None:
-        parts = _parse_fast(url) or _parse_general(url)
-        if len(_RECENT) >= 256:
-            _RECENT.clear()
-        _RECENT[url] = parts
-    return parts
+    return _parse_recent(url)
+
+
+# URLs already split.  An inbox receives nearly every request on a handful of URLs (its
+# shared inbox and a few personal ones), so the request URL repeats across senders.
+@lru_cache(maxsize=256)
+def _parse_recent(url: str) -> UrlParts:
+    return _parse_fast(url) or _parse_general(url)
 
 
 __all__ = ["UrlParts", "parse_url"]

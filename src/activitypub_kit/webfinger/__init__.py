@@ -15,6 +15,7 @@ from activitypub_kit.webfinger.server import (
     WebFingerAccount,
     WebFingerResponse,
     WebFingerServer,
+    request_scheme,
 )
 
 __all__ = [
@@ -34,5 +35,6 @@ __all__ = [
     "WebFingerResponse",
     "WebFingerServer",
     "parse_handle",
+    "request_scheme",
     "validate_host",
 ]

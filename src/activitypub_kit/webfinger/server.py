@@ -8,13 +8,14 @@ unsupported scheme, ``410`` for a deleted account, ``200`` with
 ``application/jrd+json`` otherwise; ``rel`` parameters filter the links (an empty
 ``"links": []`` when none is left); every answer carries ``Access-Control-Allow-Origin: *``.
 A plain ``http`` request to an ``https`` origin gets ``400`` and no JRD (RFC 7033 §4.2: clients
-query over https only and never fall back to http).
+query over https only and never fall back to http) when the scheme the client used is known:
+:func:`request_scheme` tells it from an ASGI scope.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qs
@@ -63,6 +64,30 @@ class WebFingerResponse:
 
 
 AccountLookup = Callable[[str], Awaitable[WebFingerAccount | None]]
+
+
+def request_scheme(scope: Mapping[str, Any], *, trust_forwarded: bool = False) -> str | None:
+    """The scheme the client used for an ASGI request, ``None`` when it is not known.
+
+    With ``trust_forwarded`` (a reverse proxy of ours sets the header, so the last value is
+    its own) the last ``X-Forwarded-Proto`` value, lower-cased, when the request has one.
+    Otherwise ``https`` when the connection itself was TLS (the scope's ``scheme``).  A
+    plain-http connection says nothing: it may be the hop from a TLS-terminating proxy that
+    does not forward the scheme, so it gives ``None`` and WebFinger answers it rather than
+    lock every client of such a deployment out.  (uvicorn's ``--proxy-headers`` sets the
+    scope's scheme from a trusted proxy's header: ``https`` counts, ``http`` still does not.)
+    """
+    if trust_forwarded:
+        values = [
+            value.decode("latin-1")
+            for name, value in scope.get("headers", ())
+            if bytes(name).lower() == b"x-forwarded-proto"
+        ]
+        forwarded = ",".join(values).rsplit(",", 1)[-1].strip().lower()
+        if forwarded:
+            return forwarded
+    scheme = str(scope.get("scheme", "")).lower()
+    return "https" if scheme == "https" else None
 
 
 def _error(status: int, message: str) -> WebFingerResponse:
@@ -126,9 +151,9 @@ class WebFingerServer:
     ) -> WebFingerResponse:
         """Answer a WebFinger request given its raw query string.
 
-        ``scheme`` is the scheme the client used (``None``: unknown, not checked; behind a
-        TLS-terminating proxy, the proxy's ``X-Forwarded-Proto``, which uvicorn's
-        ``--proxy-headers`` puts in the ASGI scope) and ``origin_scheme`` our public one.  A
+        ``scheme`` is the scheme the client used (``None``: unknown, not checked;
+        :func:`request_scheme` reads it from an ASGI scope, behind a TLS-terminating proxy
+        from its ``X-Forwarded-Proto``) and ``origin_scheme`` our public one.  A
         plain ``http`` request to an ``https`` origin is answered ``400`` before any lookup,
         never with a JRD: WebFinger is served over https only (RFC 7033 §4, §4.2), and a
         redirect would loop forever behind a proxy that does not pass the scheme on.
@@ -142,11 +167,15 @@ class WebFingerServer:
         if len(resources) != 1 or not resources[0].strip():
             return _error(400, "exactly one non-empty resource parameter is required")
         resource = resources[0]
-        scheme, sep, _rest = resource.partition(":")
-        if not sep or not scheme.isascii() or not scheme.replace("+", "").isalnum():
+        resource_scheme, sep, _rest = resource.partition(":")
+        if (
+            not sep
+            or not resource_scheme.isascii()
+            or not resource_scheme.replace("+", "").isalnum()
+        ):
             return _error(400, "resource must be a URI (acct:user@host or an http(s) URL)")
         account: WebFingerAccount | None
-        if scheme.lower() == "acct":
+        if resource_scheme.lower() == "acct":
             try:
                 handle = parse_handle(
                     resource, allow_port=self.allow_port, allow_local=self.allow_local
@@ -156,7 +185,7 @@ class WebFingerServer:
             if handle.host not in self.domains:
                 return _error(404, f"{handle.host} is not served here")
             account = await self.lookup(handle.user)
-        elif scheme.lower() in ("http", "https") and self.lookup_url is not None:
+        elif resource_scheme.lower() in ("http", "https") and self.lookup_url is not None:
             account = await self.lookup_url(resource)
         else:
             return _error(404, f"no such resource: {resource[:100]}")
@@ -168,8 +197,15 @@ class WebFingerServer:
         body = json.dumps(jrd.to_json()).encode()
         return WebFingerResponse(200, {"Content-Type": JRD_CONTENT_TYPE, **CORS_HEADERS}, body)
 
-    def asgi(self) -> Callable[..., Awaitable[None]]:
-        """An ASGI app answering WebFinger at whatever path it is mounted on."""
+    def asgi(
+        self, *, origin_scheme: str = "https", trust_forwarded_proto: bool = False
+    ) -> Callable[..., Awaitable[None]]:
+        """An ASGI app answering WebFinger at whatever path it is mounted on.
+
+        The request's scheme is :func:`request_scheme` (``trust_forwarded_proto``: read
+        the last ``X-Forwarded-Proto``, behind a proxy of yours that sets it), checked
+        against ``origin_scheme`` by :meth:`respond`.
+        """
 
         async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             if scope["type"] != "http":
@@ -181,7 +217,11 @@ class WebFingerServer:
                     {**CORS_HEADERS, "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS"},
                 )
             elif method in ("GET", "HEAD"):
-                response = await self.respond(scope.get("query_string", b""))
+                response = await self.respond(
+                    scope.get("query_string", b""),
+                    scheme=request_scheme(scope, trust_forwarded=trust_forwarded_proto),
+                    origin_scheme=origin_scheme,
+                )
             else:
                 response = _error(405, "method not allowed")
             headers = [(k.lower().encode(), v.encode()) for k, v in response.headers.items()]
@@ -201,4 +241,5 @@ __all__ = [
     "WebFingerAccount",
     "WebFingerResponse",
     "WebFingerServer",
+    "request_scheme",
 ]
