@@ -3,7 +3,7 @@
     python benchmarks/libraries.py          # table
     python benchmarks/libraries.py --json   # one JSON object
 
-Structured fields (RFC 8941/9651).  ``activitypub_kit.signatures.sfv`` is ours; the
+Structured fields (RFC 8941/9651).  ``activitypub_kit.signatures._sfv`` is ours; the
 library is ``http-sfv``.  Both parse the ``Signature-Input`` and ``Signature`` fields of a
 signed inbox POST.  The request carries two labelled signatures (a second signer, such as
 a relay or a proxy, added one), a shape the str fast path of ``parse_rfc9421`` leaves to
@@ -53,7 +53,7 @@ from activitypub_kit.signatures import (
     verify_proof,
     verify_rfc9421,
 )
-from activitypub_kit.signatures.sfv import parse_dictionary
+from activitypub_kit.signatures._sfv import parse_dictionary
 
 try:
     from http_sfv.dictionary import Dictionary as SfvDictionary

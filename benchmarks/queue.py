@@ -131,7 +131,7 @@ class Backend:
             from activitypub_kit.storage.redis import RedisQueue
 
             assert isinstance(queue, RedisQueue)
-            from activitypub_kit.storage.redis import scripts
+            from activitypub_kit.storage.redis import _scripts as scripts
 
             client = queue.conn.client
             sha = await client.script_load(scripts.ENQUEUE)

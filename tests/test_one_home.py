@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from activitypub_kit.errors import InvalidActivityError, InvalidResponseError, UrlRefusedError
-from activitypub_kit.testing.clock import FakeClock
+from activitypub_kit.testing._clock import FakeClock
 
 pytestmark = pytest.mark.anyio
 
@@ -60,7 +60,7 @@ def test_bounded_cache_expires_entries_on_the_injected_clock() -> None:
 
 
 async def test_key_cache_expires_on_its_clock_and_stays_bounded() -> None:
-    from activitypub_kit.server.keys import KeyCache, KeyPair
+    from activitypub_kit.server._keys import KeyCache, KeyPair
 
     clock = FakeClock()
     cache = KeyCache(ttl=60.0, size=2, clock=clock)
@@ -94,7 +94,7 @@ async def test_key_cache_expires_on_its_clock_and_stays_bounded() -> None:
 
 
 async def test_resolver_cache_store_is_bounded_and_expires_on_its_clock() -> None:
-    from activitypub_kit.http.cache import FetchCache, _LocalStore
+    from activitypub_kit.http._cache import FetchCache, _LocalStore
 
     clock = FakeClock()
     cache = FetchCache(_LocalStore(clock=clock, max_entries=2), document_ttl=100, clock=clock)
@@ -109,7 +109,7 @@ async def test_resolver_cache_store_is_bounded_and_expires_on_its_clock() -> Non
 
 
 def test_authenticator_reuses_a_verified_key_for_key_ttl_only() -> None:
-    from activitypub_kit.server.authenticate import Authenticator
+    from activitypub_kit.server._authenticate import Authenticator
 
     clock = FakeClock()
     authenticator = Authenticator(None, key_ttl=30, clock=clock)  # type: ignore[arg-type]
@@ -145,8 +145,8 @@ TRICKY = [
 @pytest.mark.parametrize(("a", "b", "same"), TRICKY)
 def test_every_call_site_reads_an_origin_the_same_way(a: str, b: str, same: bool | None) -> None:
     from activitypub_kit import _origin
-    from activitypub_kit.http import urls
-    from activitypub_kit.server import parsing
+    from activitypub_kit.http import _urls as urls
+    from activitypub_kit.server import _parsing as parsing
 
     for url in (a, b):
         assert parsing.origin_of(url) == urls.origin(url) == _origin.origin_of(url)
@@ -157,9 +157,12 @@ def test_every_call_site_reads_an_origin_the_same_way(a: str, b: str, same: bool
 
 def test_there_is_one_origin_function() -> None:
     from activitypub_kit import _origin
-    from activitypub_kit.http import resolver, urls
-    from activitypub_kit.server import authenticate, origins, parsing
-    from activitypub_kit.signatures import proofs
+    from activitypub_kit.http import _resolver as resolver
+    from activitypub_kit.http import _urls as urls
+    from activitypub_kit.server import _authenticate as authenticate
+    from activitypub_kit.server import _origins as origins
+    from activitypub_kit.server import _parsing as parsing
+    from activitypub_kit.signatures import _proofs as proofs
 
     for module in (parsing, authenticate, origins, proofs, resolver, urls):
         assert module.origin_of is _origin.origin_of
@@ -171,8 +174,8 @@ def test_there_is_one_origin_function() -> None:
     "url", ["not a url", "ftp://a.example/", "https://a.example:99999/", "https:///path", ""]
 )
 def test_no_origin_for_what_is_not_an_http_url(url: str) -> None:
-    from activitypub_kit.http import urls
-    from activitypub_kit.server import parsing
+    from activitypub_kit.http import _urls as urls
+    from activitypub_kit.server import _parsing as parsing
 
     assert parsing.origin_of(url) is None
     with pytest.raises(UrlRefusedError):
@@ -212,7 +215,7 @@ def test_strip_foreign_embeds_keeps_an_embed_spelled_with_the_idn() -> None:
 
 def test_the_activitypub_media_type_has_one_home() -> None:
     from activitypub_kit.http import ACTIVITY_JSON
-    from activitypub_kit.server import asgi
+    from activitypub_kit.server import _asgi as asgi
 
     assert asgi._AP_TYPES[0] is ACTIVITY_JSON
     assert asgi.Response.json(200, {}).headers["content-type"] is ACTIVITY_JSON
@@ -237,7 +240,7 @@ def test_fetched_and_inbound_documents_share_one_depth_limit() -> None:
     import json
 
     from activitypub_kit.http import strip_foreign_embeds
-    from activitypub_kit.server.parsing import DEFAULT_LIMITS, MAX_DEPTH, decode_activity
+    from activitypub_kit.server._parsing import DEFAULT_LIMITS, MAX_DEPTH, decode_activity
 
     assert MAX_DEPTH == DEFAULT_LIMITS.max_depth == 48
     deepest = nested(MAX_DEPTH - 1)  # the activity is level 1, its object level 2...
@@ -252,7 +255,7 @@ def test_fetched_and_inbound_documents_share_one_depth_limit() -> None:
 
 def test_the_resolver_takes_its_depth_from_document_limits() -> None:
     from activitypub_kit.http import HttpClient, HttpSettings, Resolver
-    from activitypub_kit.server.parsing import DEFAULT_LIMITS, DocumentLimits
+    from activitypub_kit.server._parsing import DEFAULT_LIMITS, DocumentLimits
 
     client = HttpClient(HttpSettings.for_local_testing())
     assert Resolver(client).limits is DEFAULT_LIMITS
@@ -266,13 +269,13 @@ def test_the_resolver_takes_its_depth_from_document_limits() -> None:
     ("module", "old", "new_module", "new"),
     [
         ("activitypub_kit.server", "Page", "activitypub_kit.server", "PageItems"),
-        ("activitypub_kit.server.collections", "Page", "activitypub_kit.server", "PageItems"),
+        ("activitypub_kit.server._collections", "Page", "activitypub_kit.server", "PageItems"),
         ("activitypub_kit.http", "PublicKey", "activitypub_kit.http", "VerifiedKey"),
-        ("activitypub_kit.http.keys", "PublicKey", "activitypub_kit.http", "VerifiedKey"),
+        ("activitypub_kit.http._keys", "PublicKey", "activitypub_kit.http", "VerifiedKey"),
         (
-            "activitypub_kit.http.resolver",
+            "activitypub_kit.http._resolver",
             "MAX_DEPTH",
-            "activitypub_kit.server.parsing",
+            "activitypub_kit.server._parsing",
             "MAX_DEPTH",
         ),
     ],

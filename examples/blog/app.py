@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from activitypub_kit.delivery.planning import Recipient
+from activitypub_kit.delivery import Recipient
 from activitypub_kit.http import HttpClient, HttpSettings
 from activitypub_kit.models import (
     Activity,

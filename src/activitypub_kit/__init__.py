@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from activitypub_kit import errors
+from activitypub_kit._deprecated import install_moved_modules
 from activitypub_kit.models import (
     PUBLIC_IRIS,
     Accept,
@@ -100,8 +101,10 @@ from activitypub_kit.models import (
     type_names,
 )
 
+install_moved_modules()
+
 if TYPE_CHECKING:
-    from activitypub_kit.delivery.outbox import Outbox
+    from activitypub_kit.delivery._outbox import Outbox
     from activitypub_kit.http import HttpClient, HttpSettings, Resolver
     from activitypub_kit.server import Context, Federation, FederationMiddleware, KeyPair
     from activitypub_kit.storage import MemoryQueue, MemoryStore, SqliteQueue, SqliteStore
@@ -118,7 +121,7 @@ _LAZY = {
     "HttpSettings": "activitypub_kit.http",
     "Resolver": "activitypub_kit.http",
     "WebFingerClient": "activitypub_kit.webfinger",
-    "Outbox": "activitypub_kit.delivery.outbox",
+    "Outbox": "activitypub_kit.delivery._outbox",
     "MemoryStore": "activitypub_kit.storage",
     "MemoryQueue": "activitypub_kit.storage",
     "SqliteStore": "activitypub_kit.storage",

@@ -1,7 +1,7 @@
 """Bounds on a JSON document from another server, inbound or fetched: one set for both.
 
-:mod:`activitypub_kit.server.parsing` applies them to every inbox body;
-:mod:`activitypub_kit.http.resolver` applies the depth bound to every fetched document.
+:mod:`activitypub_kit.server._parsing` applies them to every inbox body;
+:mod:`activitypub_kit.http._resolver` applies the depth bound to every fetched document.
 One limit for both means a document is never accepted on one path and refused on the
 other (an object embedded in an accepted activity, fetched again from its id, is shallower
 than the activity, so it passes too).

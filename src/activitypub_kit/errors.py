@@ -117,7 +117,7 @@ class LdWorkLimitError(ProofError):
     """A Linked Data signature was refused because checking it would cost too much work.
 
     Canonicalising JSON-LD (URDNA2015) can take factorial time on small hostile documents,
-    so :mod:`activitypub_kit.signatures.ldsig` refuses, without verifying the signature, a
+    so :mod:`activitypub_kit.signatures._ldsig` refuses, without verifying the signature, a
     document that breaks a structural limit (explicit ``_:`` blank node labels, too many
     blank nodes or values, too deep), exceeds the canonicalisation work budget, or is not
     canonicalised within the time limit.  The signature is then neither valid nor invalid:
@@ -387,7 +387,7 @@ class ForbiddenActivityError(InboxError):
 class InvalidCursorError(ActivityPubError, ValueError):
     """A collection page was asked for with a ``cursor`` its dispatcher cannot read.
 
-    Raised by :func:`~activitypub_kit.server.collections.offset_cursor` (or by an app's own
+    Raised by :func:`~activitypub_kit.server._collections.offset_cursor` (or by an app's own
     collection dispatcher); the server answers ``400 {"error": message}``.  :attr:`cursor`
     is the cursor received, as given.
     """

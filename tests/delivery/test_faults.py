@@ -28,7 +28,7 @@ from activitypub_kit.delivery import (
 )
 from activitypub_kit.http import HttpClient, HttpSettings
 from activitypub_kit.storage import SqliteDatabase, SqliteQueue, SqliteStore
-from activitypub_kit.storage.worker import RetryLater
+from activitypub_kit.storage._worker import RetryLater
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

@@ -1,6 +1,6 @@
 import pytest
 
-from activitypub_kit.delivery.health import CircuitBreaker, CircuitState, UnavailableDomains
+from activitypub_kit.delivery._health import CircuitBreaker, CircuitState, UnavailableDomains
 
 pytestmark = pytest.mark.anyio
 

@@ -8,7 +8,7 @@ import pytest
 from test_outbox import KEY, ScriptedHosts, create, drain, follower
 
 from activitypub_kit.delivery import DeliveryOutcome, OpenTelemetryObserver, Outbox
-from activitypub_kit.delivery.messages import shard_of
+from activitypub_kit.delivery._messages import shard_of
 
 pytestmark = pytest.mark.anyio
 

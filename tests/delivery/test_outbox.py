@@ -13,13 +13,13 @@ from collections import defaultdict
 
 import pytest
 
-from activitypub_kit.delivery.failures import DeliveryFailure
-from activitypub_kit.delivery.health import CircuitBreaker
-from activitypub_kit.delivery.outbox import DeliveryHooks, DeliveryResult, Outbox
-from activitypub_kit.delivery.planning import Recipient
-from activitypub_kit.delivery.retry import DeliverySchedule
+from activitypub_kit.delivery._failures import DeliveryFailure
+from activitypub_kit.delivery._health import CircuitBreaker
+from activitypub_kit.delivery._outbox import DeliveryHooks, DeliveryResult, Outbox
+from activitypub_kit.delivery._planning import Recipient
+from activitypub_kit.delivery._retry import DeliverySchedule
 from activitypub_kit.errors import DeliveryError
-from activitypub_kit.storage.worker import RetryLater
+from activitypub_kit.storage._worker import RetryLater
 
 pytestmark = pytest.mark.anyio
 

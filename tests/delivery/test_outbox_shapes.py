@@ -8,7 +8,7 @@ import pytest
 from test_outbox import KEY, ScriptedHosts, create, drain, follower
 
 from activitypub_kit.delivery import Outbox, Recipient
-from activitypub_kit.delivery.messages import MAX_RECIPIENTS_PER_TARGET, fanned_key
+from activitypub_kit.delivery._messages import MAX_RECIPIENTS_PER_TARGET, fanned_key
 
 pytestmark = pytest.mark.anyio
 

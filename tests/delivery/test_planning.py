@@ -2,7 +2,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from activitypub_kit import PUBLIC_IRIS
-from activitypub_kit.delivery.planning import (
+from activitypub_kit.delivery._planning import (
     Recipient,
     SkipReason,
     inbox_host,

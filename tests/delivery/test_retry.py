@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from activitypub_kit.delivery.retry import (
+from activitypub_kit.delivery._retry import (
     DeliverySchedule,
     Outcome,
     classify_status,
@@ -82,7 +82,7 @@ def test_jitter_stays_within_its_band(attempt, seed):
 
 def test_the_old_name_is_a_deprecated_alias_for_one_release():
     from activitypub_kit import delivery
-    from activitypub_kit.delivery import retry
+    from activitypub_kit.delivery import _retry as retry
 
     assert retry.RetryPolicy is DeliverySchedule
     assert delivery.RetryPolicy is DeliverySchedule

@@ -6,7 +6,7 @@ import pytest
 
 from activitypub_kit.errors import AddressRefusedError, FetchBudgetExhaustedError, HttpStatusError
 from activitypub_kit.http import FetchCache
-from activitypub_kit.http.cache import _LocalStore
+from activitypub_kit.http._cache import _LocalStore
 
 pytestmark = pytest.mark.anyio
 

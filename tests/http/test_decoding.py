@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from activitypub_kit.errors import InvalidResponseError, ResponseTooLargeError
-from activitypub_kit.http.decoding import BoundedDecoder
+from activitypub_kit.http._decoding import BoundedDecoder
 
 
 def encode(data: bytes, encodings: list[str]) -> bytes:

@@ -18,8 +18,8 @@ from activitypub_kit.errors import (
     WrongContentTypeError,
 )
 from activitypub_kit.http import ACCEPT, FetchCache, HttpClient, HttpSettings, Resolver
-from activitypub_kit.http.cache import _LocalStore
-from activitypub_kit.storage.base import JSONValue, Key
+from activitypub_kit.http._cache import _LocalStore
+from activitypub_kit.storage._base import JSONValue, Key
 from loopback import StartServer, resolver_with
 
 pytestmark = pytest.mark.anyio

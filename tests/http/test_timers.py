@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from activitypub_kit.http import HttpClient, HttpSettings
-from activitypub_kit.http.timers import LazyReadTimeoutHandler, supported
+from activitypub_kit.http._timers import LazyReadTimeoutHandler, supported
 from loopback import StartServer, resolver_with
 
 pytestmark = pytest.mark.anyio

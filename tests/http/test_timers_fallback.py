@@ -16,8 +16,9 @@ from aiohttp import web
 from aiohttp.client_proto import ResponseHandler
 
 from activitypub_kit.errors import FetchTimeoutError
-from activitypub_kit.http import HttpClient, HttpSettings, timers
-from activitypub_kit.http.timers import LazyReadTimeoutHandler
+from activitypub_kit.http import HttpClient, HttpSettings
+from activitypub_kit.http import _timers as timers
+from activitypub_kit.http._timers import LazyReadTimeoutHandler
 from loopback import StartServer, resolver_with
 
 pytestmark = pytest.mark.anyio

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fedify import FedifyPeer, InboxRequests
 
-from activitypub_kit.delivery.planning import inbox_host
+from activitypub_kit.delivery._planning import inbox_host
 from activitypub_kit.models import (
     Announce,
     Create,

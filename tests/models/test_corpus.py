@@ -16,7 +16,7 @@ from activitypub_kit.models import (
     OrderedCollection,
     parse,
 )
-from activitypub_kit.models.jsonld import context_redefines_as, normalise
+from activitypub_kit.models._jsonld import context_redefines_as, normalise
 
 pytestmark = pytest.mark.corpus
 

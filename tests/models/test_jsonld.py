@@ -2,7 +2,7 @@ import pytest
 from pyld import jsonld as pyld
 
 from activitypub_kit.errors import JsonLdError
-from activitypub_kit.models.jsonld import (
+from activitypub_kit.models._jsonld import (
     AS_CONTEXT,
     bundled_context_urls,
     document_loader,

@@ -38,7 +38,7 @@ from activitypub_kit.models import (
     model_for_type,
     parse,
 )
-from activitypub_kit.models.jsonld import AS_CONTEXT, SECURITY_V1_CONTEXT
+from activitypub_kit.models._jsonld import AS_CONTEXT, SECURITY_V1_CONTEXT
 
 DOCS = "activitypub-real-world/documents"
 

@@ -10,7 +10,7 @@ import pytest
 
 from activitypub_kit.errors import JsonLdError
 from activitypub_kit.models import Create, Note, parse, type_names
-from activitypub_kit.models.jsonld import context_aliases_keyword, context_redefines_as
+from activitypub_kit.models._jsonld import context_aliases_keyword, context_redefines_as
 
 AS = "https://www.w3.org/ns/activitystreams"
 

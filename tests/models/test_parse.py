@@ -20,7 +20,7 @@ from activitypub_kit.models import (
     Person,
     parse,
 )
-from activitypub_kit.models.jsonld import AS_CONTEXT, context_redefines_as
+from activitypub_kit.models._jsonld import AS_CONTEXT, context_redefines_as
 
 NOTE = {"@context": AS_CONTEXT, "type": "Note", "id": "https://a.example/n/1", "content": "hi"}
 

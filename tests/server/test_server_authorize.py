@@ -18,7 +18,7 @@ from activitypub_kit.errors import RouteError
 from activitypub_kit.http import HttpClient
 from activitypub_kit.models import Note, Person
 from activitypub_kit.server import Context, Federation, PageItems
-from activitypub_kit.server.documents import Signer
+from activitypub_kit.server._documents import Signer
 from activitypub_kit.signatures import HttpRequest, PrivateKey, sign_cavage
 
 pytestmark = pytest.mark.anyio

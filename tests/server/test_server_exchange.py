@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from activitypub_kit.delivery.planning import Recipient
+from activitypub_kit.delivery._planning import Recipient
 from activitypub_kit.models import (
     Announce,
     Create,

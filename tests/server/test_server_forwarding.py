@@ -16,7 +16,7 @@ import pytest
 from hostile import post_signed
 from social import Node
 
-from activitypub_kit.delivery.messages import body_key
+from activitypub_kit.delivery._messages import body_key
 from activitypub_kit.errors import ForwardingError
 from activitypub_kit.models import Create, Follow, Note
 from activitypub_kit.server import Context, Forwarded, should_forward

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from activitypub_kit.models import Activity, id_of
-from activitypub_kit.models.jsonld import normalise
+from activitypub_kit.models._jsonld import normalise
 from activitypub_kit.signatures import HttpRequest, sign_cavage
 
 AS = "https://www.w3.org/ns/activitystreams"

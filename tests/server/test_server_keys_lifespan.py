@@ -22,11 +22,11 @@ from starlette.routing import Route
 
 from activitypub_kit.models import Like, Person
 from activitypub_kit.server import Context, Federation
-from activitypub_kit.server import keys as keys_module
-from activitypub_kit.server.keys import KeyCache, KeyPair
+from activitypub_kit.server import _keys as keys_module
+from activitypub_kit.server._keys import KeyCache, KeyPair
 from activitypub_kit.signatures import PrivateKey, generate_ed25519_key, load_public_key_pem
 from activitypub_kit.storage import MemoryStore
-from activitypub_kit.storage.base import JSONValue
+from activitypub_kit.storage._base import JSONValue
 from activitypub_kit.testing import watch_event_loop
 
 pytestmark = pytest.mark.anyio

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from activitypub_kit.errors import RouteError
 from activitypub_kit.models import Activity, Article, Create, Follow, Like, Note, Person
-from activitypub_kit.server import Context, Federation, PageItems, ParsedUri, UrlTemplate
+from activitypub_kit.server import Context, Federation, PageItems, ParsedUri
+from activitypub_kit.server._routes import UrlTemplate
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,10 +15,10 @@ import pytest
 from aiohttp import web
 
 from activitypub_kit.delivery import DeliveryFailure
-from activitypub_kit.delivery import messages as m
+from activitypub_kit.delivery import _messages as m
 from activitypub_kit.errors import RouteError
 from activitypub_kit.models import Note
-from activitypub_kit.server.context import ACTORS_PER_ENTRY, MAX_CONCURRENT_LOOKUPS
+from activitypub_kit.server._context import ACTORS_PER_ENTRY, MAX_CONCURRENT_LOOKUPS
 from activitypub_kit.testing import wait_until
 
 pytestmark = pytest.mark.anyio

@@ -27,8 +27,8 @@ from activitypub_kit.server import (
     PageItems,
     offset_cursor,
 )
-from activitypub_kit.server.asgi import vary_accept
-from activitypub_kit.server.collections import MAX_OFFSET
+from activitypub_kit.server._asgi import vary_accept
+from activitypub_kit.server._collections import MAX_OFFSET
 from activitypub_kit.signatures import HttpRequest, sign_cavage
 from activitypub_kit.storage import RetryPolicy
 

@@ -9,7 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from activitypub_kit.errors import InvalidActivityError, RouteError
-from activitypub_kit.server import UrlTemplate, decode_activity, wants_activitypub
+from activitypub_kit.server import wants_activitypub
+from activitypub_kit.server._parsing import decode_activity
+from activitypub_kit.server._routes import UrlTemplate
 
 
 @given(handle=st.text(min_size=1, max_size=40), note=st.text(min_size=1, max_size=40))

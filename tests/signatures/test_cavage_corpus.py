@@ -20,8 +20,8 @@ from activitypub_kit.signatures import (
     sign_cavage,
     verify_cavage,
 )
-from activitypub_kit.signatures.cavage import signing_string
-from activitypub_kit.signatures.encoding import b64encode
+from activitypub_kit.signatures._cavage import signing_string
+from activitypub_kit.signatures._encoding import b64encode
 
 from .helpers import parse_request
 

@@ -29,9 +29,9 @@ from activitypub_kit.signatures import (
     sign_cavage,
     verify_cavage,
 )
-from activitypub_kit.signatures.algorithms import sign as raw_sign
-from activitypub_kit.signatures.cavage import signing_string
-from activitypub_kit.signatures.encoding import b64encode
+from activitypub_kit.signatures._algorithms import sign as raw_sign
+from activitypub_kit.signatures._cavage import signing_string
+from activitypub_kit.signatures._encoding import b64encode
 
 NOW = 1_732_000_000
 URL = "https://inbox.example/users/bob/inbox?page=2"

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from activitypub_kit.errors import DigestError, DigestMismatchError, UnsupportedAlgorithmError
-from activitypub_kit.signatures.digest import (
+from activitypub_kit.signatures._digest import (
     choose_digest_algorithm,
     content_digest,
     legacy_digest,

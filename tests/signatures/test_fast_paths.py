@@ -15,9 +15,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from activitypub_kit.errors import SignatureError
-from activitypub_kit.signatures.urls import _parse_fast as fast_url
-from activitypub_kit.signatures.urls import _parse_general as general_url
-from activitypub_kit.signatures.urls import parse_url
+from activitypub_kit.signatures._urls import _parse_fast as fast_url
+from activitypub_kit.signatures._urls import _parse_general as general_url
+from activitypub_kit.signatures._urls import parse_url
 
 
 def _outcome(fn: Any, *args: Any) -> Any:
@@ -92,7 +92,7 @@ param_pieces = st.sampled_from(
 @example(",a=1")
 @example("a=1,")
 def test_fast_cavage_params_match_general_parser(value: str) -> None:
-    from activitypub_kit.signatures.cavage import (
+    from activitypub_kit.signatures._cavage import (
         _parse_signature_params_general,
         parse_signature_params,
     )
@@ -131,7 +131,7 @@ def fixdate_like(draw: st.DrawFn) -> str:
 @example("Tue, 29 Feb 2023 00:00:00 GMT")
 @example("Tue, 01 Jan 0099 00:00:00 GMT")
 def test_fast_http_date_matches_general_parser(value: str) -> None:
-    from activitypub_kit.signatures.clock import _parse_fixdate, _parse_general
+    from activitypub_kit.signatures._clock import _parse_fixdate, _parse_general
 
     fast = _parse_fixdate(value)
     if fast is not None:
@@ -190,7 +190,7 @@ def test_plain_signature_base_matches_general_code(
     names: list[str], headers: list[tuple[str, str]], method: str, url: str, response: bool
 ) -> None:
     from activitypub_kit.signatures import HttpRequest, HttpResponse
-    from activitypub_kit.signatures.components import (
+    from activitypub_kit.signatures._components import (
         plain_components,
         plain_signature_base,
         signature_base,
@@ -238,7 +238,7 @@ input_pieces = st.sampled_from(
 @example("sig1", '"@method"', ';keyid="é"')
 @example("sig1", '"@method"', ';keyid="\t"')
 def test_fast_signature_input_read_matches_full_parser(label: str, names: str, tail: str) -> None:
-    from activitypub_kit.signatures.signature_fields import _parse_fast, _parse_full
+    from activitypub_kit.signatures._signature_fields import _parse_fast, _parse_full
 
     text, sig = f"{label}=({names}){tail}", f"{label}=:AAAA:"
     fast = _parse_fast(text, sig)
@@ -264,7 +264,7 @@ digest_pieces = st.sampled_from(
 @example("sha-256=:", BODY)
 @example("sha-256=::", BODY)
 def test_fast_content_digest_matches_general_code(value: str, body: bytes) -> None:
-    from activitypub_kit.signatures.digest import _check, _check_sha256_member, parse_digest_field
+    from activitypub_kit.signatures._digest import _check, _check_sha256_member, parse_digest_field
 
     def outcome(fn: Any) -> Any:
         try:
@@ -326,7 +326,7 @@ def test_one_component_entry_holding_two_names_is_refused() -> None:
      "07:06:40 GMT ", "+7:06:40 GMT", "07:06:40", "99:99:99 GMT", "07:06:40GMT"],
 )  # fmt: skip
 def test_fast_http_date_with_a_known_day_matches_general_parser(clock: str) -> None:
-    from activitypub_kit.signatures.clock import _parse_fixdate, _parse_general
+    from activitypub_kit.signatures._clock import _parse_fixdate, _parse_general
 
     assert _parse_fixdate("Tue, 19 Nov 2024 00:00:00 GMT") == 1731974400  # the day is now known
     value = "Tue, 19 Nov 2024 " + clock
@@ -366,7 +366,7 @@ def test_mastodon_layout_parses_like_any_other_order(
 )
 def test_malformed_cavage_value_reports_where_it_breaks(value: str, offset: int) -> None:
     from activitypub_kit.errors import MalformedSignatureError
-    from activitypub_kit.signatures.cavage import parse_signature_params
+    from activitypub_kit.signatures._cavage import parse_signature_params
 
     with pytest.raises(MalformedSignatureError, match=f"malformed at offset {offset}$"):
         parse_signature_params(value)

@@ -30,7 +30,7 @@ from activitypub_kit.signatures import (
     public_key_to_multibase,
     public_key_to_pem,
 )
-from activitypub_kit.signatures.encoding import multibase_encode
+from activitypub_kit.signatures._encoding import multibase_encode
 
 
 def _raw(key: Any) -> bytes:

@@ -28,7 +28,7 @@ from activitypub_kit.errors import (
     UnauthenticatedActivityError,
 )
 from activitypub_kit.http import VerifiedKey
-from activitypub_kit.server.authenticate import Authenticator
+from activitypub_kit.server._authenticate import Authenticator
 from activitypub_kit.signatures import (
     HttpRequest,
     compact,
@@ -38,8 +38,8 @@ from activitypub_kit.signatures import (
     sign_ld_signature,
     verify_ld_signature,
 )
-from activitypub_kit.signatures.ldsig import verify_ld_signature_async
-from activitypub_kit.signatures.ldwork import (
+from activitypub_kit.signatures._ldsig import verify_ld_signature_async
+from activitypub_kit.signatures._ldwork import (
     MAX_LD_BLANK_NODES,
     MAX_LD_JSON_VALUES,
     LdWorkerPool,

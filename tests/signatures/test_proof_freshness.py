@@ -24,9 +24,9 @@ from activitypub_kit.signatures import (
     parse_proof,
     verify_proof,
 )
-from activitypub_kit.signatures.clock import _parse_xsd_datetime
-from activitypub_kit.signatures.encoding import multibase_encode
-from activitypub_kit.signatures.proofs import CRYPTOSUITE, hash_data
+from activitypub_kit.signatures._clock import _parse_xsd_datetime
+from activitypub_kit.signatures._encoding import multibase_encode
+from activitypub_kit.signatures._proofs import CRYPTOSUITE, hash_data
 
 NOW = 1_732_000_000  # 2024-11-19T07:06:40Z
 STAMP = "2024-11-19T07:06:40Z"

@@ -24,8 +24,8 @@ from activitypub_kit.signatures import (
     parse_proof,
     verify_proof,
 )
-from activitypub_kit.signatures.encoding import b58encode
-from activitypub_kit.signatures.proofs import hash_data
+from activitypub_kit.signatures._encoding import b58encode
+from activitypub_kit.signatures._proofs import hash_data
 
 
 @pytest.fixture(scope="module")

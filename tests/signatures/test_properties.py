@@ -21,7 +21,7 @@ from activitypub_kit.signatures import (
     sign_request,
     verify_signature,
 )
-from activitypub_kit.signatures.sfv import (
+from activitypub_kit.signatures._sfv import (
     parse_dictionary,
     parse_item,
     parse_list,
@@ -181,8 +181,8 @@ param_values = st.one_of(
 def test_fast_signature_input_parse_matches_full_parser(
     label: str, names: list[str], params: list[tuple[str, Any]], raw: bytes
 ) -> None:
-    from activitypub_kit.signatures.sfv import serialize_bare
-    from activitypub_kit.signatures.signature_fields import _parse_fast, _parse_full
+    from activitypub_kit.signatures._sfv import serialize_bare
+    from activitypub_kit.signatures._signature_fields import _parse_fast, _parse_full
 
     text = f"{label}=({' '.join(names)})" + "".join(f";{k}={serialize_bare(v)}" for k, v in params)
     sig = f"{label}=:{base64.b64encode(raw).decode()}:"
@@ -196,7 +196,7 @@ def test_fast_signature_input_parse_matches_full_parser(
 
 
 def test_fast_path_takes_the_common_shape() -> None:
-    from activitypub_kit.signatures.signature_fields import _parse_fast
+    from activitypub_kit.signatures._signature_fields import _parse_fast
 
     text = 'sig1=("@method" "@target-uri" "content-digest");created=1;keyid="https://a/k#m"'
     assert _parse_fast(text, "sig1=:AAAA:") is not None
@@ -221,8 +221,8 @@ def test_fast_http_date_matches_email_utils(timestamp: int) -> None:
                         "@path", "@query", "x-a", "host", "content-type"]),
        st.lists(st.text(alphabet=" \tabc,;=", max_size=8), min_size=1, max_size=3))  # fmt: skip
 def test_fast_component_values_match_general_code(name: str, values: list[str]) -> None:
-    from activitypub_kit.signatures.components import component_value
-    from activitypub_kit.signatures.sfv import Item
+    from activitypub_kit.signatures._components import component_value
+    from activitypub_kit.signatures._sfv import Item
 
     headers = [("Host", "h.example"), ("Content-Type", "text/plain")] + [("X-A", v) for v in values]
     request = HttpRequest("GET", "https://h.example:8443/p/a%20th?q=1&r", headers)

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from activitypub_kit.signatures import Headers, HttpRequest, HttpResponse
-from activitypub_kit.signatures.components import component_value
-from activitypub_kit.signatures.sfv import parse_component_id
+from activitypub_kit.signatures._components import component_value
+from activitypub_kit.signatures._sfv import parse_component_id
 
 from .helpers import parse_message, parse_request
 

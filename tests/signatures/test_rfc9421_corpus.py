@@ -16,9 +16,9 @@ from activitypub_kit.signatures import (
     sign_rfc9421,
     verify_rfc9421,
 )
-from activitypub_kit.signatures.components import signature_base
-from activitypub_kit.signatures.message import HttpRequest, HttpResponse
-from activitypub_kit.signatures.rfc9421 import LENIENT_POLICY, MessageSignature
+from activitypub_kit.signatures._components import signature_base
+from activitypub_kit.signatures._message import HttpRequest, HttpResponse
+from activitypub_kit.signatures._rfc9421 import LENIENT_POLICY, MessageSignature
 
 from .helpers import parse_message, parse_request
 

@@ -33,7 +33,7 @@ from activitypub_kit.signatures import (
     verify_rfc9421,
     verify_signature,
 )
-from activitypub_kit.signatures.rfc9421 import LENIENT_POLICY
+from activitypub_kit.signatures._rfc9421 import LENIENT_POLICY
 
 NOW = 1_732_000_000
 URL = "https://inbox.example/users/bob/inbox?page=2"

@@ -1,7 +1,7 @@
 """Structured-field inputs RFC 8941/9651 require a parser to refuse.
 
 These are the reasons (besides speed, see ``benchmarks/libraries.py``) that
-``activitypub_kit.signatures.sfv`` is kept instead of ``http-sfv``: version 0.9.9 of that
+``activitypub_kit.signatures._sfv`` is kept instead of ``http-sfv``: version 0.9.9 of that
 package accepts the first three, and a signature field one parser accepts and another
 refuses is a parser differential.
 """
@@ -12,8 +12,8 @@ import pytest
 
 from activitypub_kit.errors import MalformedSignatureError
 from activitypub_kit.signatures import parse_rfc9421
-from activitypub_kit.signatures.message import HttpRequest
-from activitypub_kit.signatures.sfv import parse_dictionary, parse_item, parse_list
+from activitypub_kit.signatures._message import HttpRequest
+from activitypub_kit.signatures._sfv import parse_dictionary, parse_item, parse_list
 
 
 @pytest.mark.parametrize(

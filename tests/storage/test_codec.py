@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from activitypub_kit.errors import MessageTooLargeError, SerializationError
-from activitypub_kit.storage.codec import decode, encode, key_from_text, key_text
+from activitypub_kit.storage._codec import decode, encode, key_from_text, key_text
 
 keys = st.lists(st.text(max_size=12), min_size=0, max_size=5).map(tuple)
 json_values = st.recursive(

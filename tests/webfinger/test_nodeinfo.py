@@ -11,7 +11,7 @@ import pytest
 from activitypub_kit.errors import AddressRefusedError, NodeInfoError, SchemeRefusedError
 from activitypub_kit.http import HttpClient, HttpSettings
 from activitypub_kit.webfinger import NodeInfo, NodeInfoClient
-from activitypub_kit.webfinger.nodeinfo import content_type, well_known
+from activitypub_kit.webfinger._nodeinfo import content_type, well_known
 from loopback import StartServer, resolver_with
 
 pytestmark = pytest.mark.anyio

@@ -8,36 +8,36 @@ The pipeline (see ``docs/delivery.md``)::
     worker = Worker(queue, outbox.handle)                     # anywhere, any number of them
     await worker.run()
 
-- :mod:`~activitypub_kit.delivery.planning`: recipients -> one target per inbox;
-- :mod:`~activitypub_kit.delivery.outbox`: the durable two-stage fan-out, retries, ordering;
-- :mod:`~activitypub_kit.delivery.transport`: signed POSTs through the one HttpClient;
-- :mod:`~activitypub_kit.delivery.retry`, :mod:`~activitypub_kit.delivery.health`: when to
+- :mod:`~activitypub_kit.delivery._planning`: recipients -> one target per inbox;
+- :mod:`~activitypub_kit.delivery._outbox`: the durable two-stage fan-out, retries, ordering;
+- :mod:`~activitypub_kit.delivery._transport`: signed POSTs through the one HttpClient;
+- :mod:`~activitypub_kit.delivery._retry`, :mod:`~activitypub_kit.delivery._health`: when to
   try again, circuit breaker and unavailable domains;
-- :mod:`~activitypub_kit.delivery.observe`: counters, structured logs, a metrics hook;
-- :mod:`~activitypub_kit.delivery.options`: every setting in one frozen
+- :mod:`~activitypub_kit.delivery._observe`: counters, structured logs, a metrics hook;
+- :mod:`~activitypub_kit.delivery._options`: every setting in one frozen
   :class:`DeliveryOptions` (what ``Federation(delivery=...)`` takes);
-- :mod:`~activitypub_kit.delivery.failures`: why a delivery was given up, for the hooks.
+- :mod:`~activitypub_kit.delivery._failures`: why a delivery was given up, for the hooks.
 """
 
-from activitypub_kit.delivery.failures import DeliveryFailure, DeliveryFailureEvent
-from activitypub_kit.delivery.health import (
+from activitypub_kit.delivery._failures import DeliveryFailure, DeliveryFailureEvent
+from activitypub_kit.delivery._health import (
     Admission,
     CircuitBreaker,
     CircuitState,
     UnavailableDomains,
 )
-from activitypub_kit.delivery.hooks import DeliveryHooks, FailureHook, RecipientResolver
-from activitypub_kit.delivery.known import HostInbox, KnownInboxes, StoreKnownInboxes
-from activitypub_kit.delivery.observe import (
+from activitypub_kit.delivery._hooks import DeliveryHooks, FailureHook, RecipientResolver
+from activitypub_kit.delivery._known import HostInbox, KnownInboxes, StoreKnownInboxes
+from activitypub_kit.delivery._observe import (
     DeliveryEvent,
     DeliveryObserver,
     DeliveryOutcome,
     DeliveryStats,
     OpenTelemetryObserver,
 )
-from activitypub_kit.delivery.options import BreakerOptions, DeliveryOptions, UnavailableOptions
-from activitypub_kit.delivery.outbox import Outbox
-from activitypub_kit.delivery.planning import (
+from activitypub_kit.delivery._options import BreakerOptions, DeliveryOptions, UnavailableOptions
+from activitypub_kit.delivery._outbox import Outbox
+from activitypub_kit.delivery._planning import (
     DeliveryPlan,
     InboxTarget,
     Recipient,
@@ -47,7 +47,7 @@ from activitypub_kit.delivery.planning import (
     plan_delivery,
     strip_hidden_recipients,
 )
-from activitypub_kit.delivery.retry import (
+from activitypub_kit.delivery._retry import (
     RETRYABLE_4XX,
     DeliverySchedule,
     Outcome,
@@ -55,7 +55,7 @@ from activitypub_kit.delivery.retry import (
     classify_status,
     parse_retry_after,
 )
-from activitypub_kit.delivery.transport import (
+from activitypub_kit.delivery._transport import (
     ACTIVITY_CONTENT_TYPE,
     DeliveryResult,
     HttpTransport,

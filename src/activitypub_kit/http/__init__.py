@@ -5,22 +5,22 @@ so each rule exists exactly once (see ``docs/security.md`` for the full list).
 """
 
 from activitypub_kit._deprecated import deprecated_names
-from activitypub_kit.http.activitypub import (
+from activitypub_kit.http._activitypub import (
     ACCEPT,
     ACTIVITY_JSON,
     FetchedDocument,
     fetch_activitypub,
     is_activitypub_content_type,
 )
-from activitypub_kit.http.addresses import AddressPolicy, refusal_reason
-from activitypub_kit.http.budget import FetchBudget, current_budget, fetch_budget
-from activitypub_kit.http.cache import FetchCache
-from activitypub_kit.http.client import HttpClient
-from activitypub_kit.http.dns import DnsResolver, StaticResolver, SystemResolver
-from activitypub_kit.http.keys import KeyResolver, VerifiedKey
-from activitypub_kit.http.resolver import Resolver, strip_foreign_embeds
-from activitypub_kit.http.settings import HttpSettings
-from activitypub_kit.http.urls import origin, origin_of, same_origin
+from activitypub_kit.http._addresses import AddressPolicy, refusal_reason
+from activitypub_kit.http._budget import FetchBudget, current_budget, fetch_budget
+from activitypub_kit.http._cache import FetchCache
+from activitypub_kit.http._client import HttpClient
+from activitypub_kit.http._dns import DnsResolver, StaticResolver, SystemResolver
+from activitypub_kit.http._keys import KeyResolver, VerifiedKey
+from activitypub_kit.http._resolver import Resolver, strip_foreign_embeds
+from activitypub_kit.http._settings import HttpSettings
+from activitypub_kit.http._urls import origin, origin_of, same_origin
 
 __getattr__ = deprecated_names(
     __name__, {"PublicKey": ("activitypub_kit.http.VerifiedKey", VerifiedKey)}

@@ -10,7 +10,7 @@ See ``docs/models.md`` for the rules (shapes, losslessness, the JSON-LD fast pat
 
 from activitypub_kit.models._base import ASModel
 from activitypub_kit.models._checks import format_datetime
-from activitypub_kit.models.core import (
+from activitypub_kit.models._core import (
     Activity,
     Actor,
     Collection,
@@ -21,7 +21,7 @@ from activitypub_kit.models.core import (
     OrderedCollection,
     OrderedCollectionPage,
 )
-from activitypub_kit.models.extensions import (
+from activitypub_kit.models._extensions import (
     ChatMessage,
     DataIntegrityProof,
     Emoji,
@@ -35,7 +35,7 @@ from activitypub_kit.models.extensions import (
     Signature,
     Source,
 )
-from activitypub_kit.models.helpers import (
+from activitypub_kit.models._helpers import (
     PUBLIC_IRIS,
     as_list,
     best_text,
@@ -51,8 +51,8 @@ from activitypub_kit.models.helpers import (
     recipients,
     type_names,
 )
-from activitypub_kit.models.parse import load_json, parse
-from activitypub_kit.models.vocabulary import (
+from activitypub_kit.models._parse import load_json, parse
+from activitypub_kit.models._vocabulary import (
     Accept,
     Add,
     Announce,

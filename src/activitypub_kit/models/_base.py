@@ -3,7 +3,7 @@
 Instances are *sparse*: ``__dict__`` holds only the properties that were present in the
 document (or passed to the constructor), every unknown property lives in ``__pydantic_extra__``,
 and an absent property reads as ``None``.  Validation and construction are done by one fast walk
-(:mod:`activitypub_kit.models._walk`) shared by :func:`~activitypub_kit.models.parse`, the
+(:mod:`activitypub_kit.models._walk`) shared by :func:`~activitypub_kit.models._parse`, the
 constructor and ``model_validate``; pydantic provides the declarations, the aliases, ``repr``,
 copying and the (Rust) serialiser behind :meth:`ASModel.to_json`.
 """
@@ -68,7 +68,7 @@ class ASModel(BaseModel):
 
     Build one from Python with keyword arguments named in snake_case or by their JSON names
     (``Note(attributed_to=...)`` or ``Note(attributedTo=...)``); unknown keywords are kept as
-    extra properties.  Read one from the wire with :func:`~activitypub_kit.models.parse`.
+    extra properties.  Read one from the wire with :func:`~activitypub_kit.models._parse`.
     """
 
     model_config = ConfigDict(
@@ -149,7 +149,7 @@ class ASModel(BaseModel):
     ) -> Self:
         """Parse JSON text and validate it as :meth:`model_validate` does (same options)."""
         from activitypub_kit.models._entry import validate_as
-        from activitypub_kit.models.parse import load_json
+        from activitypub_kit.models._parse import load_json
 
         _refuse_options(
             cls,
@@ -215,11 +215,11 @@ class ASModel(BaseModel):
         comes back equal to its input (up to key order).  ``@context`` is added when the
         object has none and either ``context=True``, or ``context`` is ``None`` and the object
         was built in Python rather than parsed (see
-        :func:`~activitypub_kit.models.jsonld.default_context`).
+        :func:`~activitypub_kit.models._jsonld.default_context`).
         """
         data = self._dump()
         if "@context" not in data and (context or (context is None and not self._is_parsed())):
-            from activitypub_kit.models.jsonld import default_context
+            from activitypub_kit.models._jsonld import default_context
 
             data = {"@context": default_context(data), **data}
         return data

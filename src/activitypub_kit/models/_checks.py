@@ -15,7 +15,7 @@ from activitypub_kit.models._base import (
     STRS,
     TYPE,
 )
-from activitypub_kit.models.jsonld import context_aliases_keyword, context_redefines_as
+from activitypub_kit.models._jsonld import context_aliases_keyword, context_redefines_as
 
 #: Date-times are checked by the parser ``published_at`` uses: what validates, parses.
 parse_datetime = datetime.fromisoformat
@@ -137,7 +137,7 @@ def check_context(value: Any, *, block: bool = False) -> None:
     """Check the shape of an ``@context``; raise :class:`Redefined` if it redefines AS terms.
 
     With ``block`` (the context of a signature or proof block), only a keyword alias is
-    :class:`Redefined` (:func:`~activitypub_kit.models.jsonld.context_aliases_keyword`).
+    :class:`Redefined` (:func:`~activitypub_kit.models._jsonld.context_aliases_keyword`).
     """
     items = value if type(value) is list else (value,)
     for index, item in enumerate(items):

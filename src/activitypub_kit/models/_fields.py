@@ -31,8 +31,8 @@ from activitypub_kit.models._base import (
 )
 
 if TYPE_CHECKING:
-    from activitypub_kit.models.core import Collection, Link, Object
-    from activitypub_kit.models.extensions import (
+    from activitypub_kit.models._core import Collection, Link, Object
+    from activitypub_kit.models._extensions import (
         DataIntegrityProof,
         Endpoints,
         Key,

@@ -12,7 +12,7 @@ See ``docs/signatures.md`` for a tour.
 
 from __future__ import annotations
 
-from activitypub_kit.signatures.actor_keys import (
+from activitypub_kit.signatures._actor_keys import (
     ActorKey,
     actor_keys,
     find_actor_key,
@@ -20,13 +20,13 @@ from activitypub_kit.signatures.actor_keys import (
     multikey_entry,
     public_key_entry,
 )
-from activitypub_kit.signatures.adapters import (
+from activitypub_kit.signatures._adapters import (
     HttpxSigner,
     request_from_asgi,
     request_from_httpx,
 )
-from activitypub_kit.signatures.algorithms import RFC9421_ALGORITHMS, algorithm_for_key
-from activitypub_kit.signatures.cavage import (
+from activitypub_kit.signatures._algorithms import RFC9421_ALGORITHMS, algorithm_for_key
+from activitypub_kit.signatures._cavage import (
     CavagePolicy,
     CavageSignature,
     VerifiedCavage,
@@ -34,20 +34,20 @@ from activitypub_kit.signatures.cavage import (
     sign_cavage,
     verify_cavage,
 )
-from activitypub_kit.signatures.clock import (
+from activitypub_kit.signatures._clock import (
     TimeWindow,
     check_created,
     http_date,
     parse_http_date,
 )
-from activitypub_kit.signatures.digest import (
+from activitypub_kit.signatures._digest import (
     content_digest,
     legacy_digest,
     parse_want_digest,
     verify_content_digest,
     verify_legacy_digest,
 )
-from activitypub_kit.signatures.dispatch import (
+from activitypub_kit.signatures._dispatch import (
     ParsedSignature,
     SignatureScheme,
     VerifiedSignature,
@@ -56,8 +56,8 @@ from activitypub_kit.signatures.dispatch import (
     sign_request,
     verify_signature,
 )
-from activitypub_kit.signatures.jcs import canonicalize
-from activitypub_kit.signatures.keys import (
+from activitypub_kit.signatures._jcs import canonicalize
+from activitypub_kit.signatures._keys import (
     PrivateKey,
     PublicKey,
     generate_ed25519_key,
@@ -74,8 +74,8 @@ from activitypub_kit.signatures.keys import (
     public_key_to_multibase,
     public_key_to_pem,
 )
-from activitypub_kit.signatures.knock import DoubleKnock
-from activitypub_kit.signatures.ldsig import (
+from activitypub_kit.signatures._knock import DoubleKnock
+from activitypub_kit.signatures._ldsig import (
     LdSignature,
     compact,
     parse_ld_signature,
@@ -83,21 +83,21 @@ from activitypub_kit.signatures.ldsig import (
     verify_ld_signature,
     verify_ld_signature_async,
 )
-from activitypub_kit.signatures.ldwork import (
+from activitypub_kit.signatures._ldwork import (
     LdWorkerPool,
     check_ld_shape,
     close_ld_workers,
     configure_ld_workers,
 )
-from activitypub_kit.signatures.message import Headers, HttpRequest, HttpResponse
-from activitypub_kit.signatures.proofs import (
+from activitypub_kit.signatures._message import Headers, HttpRequest, HttpResponse
+from activitypub_kit.signatures._proofs import (
     DataIntegrityProof,
     check_proof_time,
     create_proof,
     parse_proof,
     verify_proof,
 )
-from activitypub_kit.signatures.rfc9421 import (
+from activitypub_kit.signatures._rfc9421 import (
     MessageSignature,
     Rfc9421Policy,
     SignatureOptions,

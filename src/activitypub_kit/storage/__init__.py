@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from activitypub_kit.storage.base import (
+from activitypub_kit.storage._base import (
     Clock,
     DeadLetter,
     JSONValue,
@@ -21,14 +21,13 @@ from activitypub_kit.storage.base import (
     Outgoing,
     QueueStats,
 )
-from activitypub_kit.storage.codec import (
+from activitypub_kit.storage._codec import (
     DEFAULT_DEDUP_WINDOW,
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_MAX_VALUE_BYTES,
 )
-from activitypub_kit.storage.memory import MemoryQueue, MemoryStore
-from activitypub_kit.storage.sqlite import SqliteDatabase, SqliteQueue, SqliteStore
-from activitypub_kit.storage.worker import (
+from activitypub_kit.storage._memory import MemoryQueue, MemoryStore
+from activitypub_kit.storage._worker import (
     FailurePolicy,
     Handler,
     RetryLater,
@@ -36,6 +35,7 @@ from activitypub_kit.storage.worker import (
     Worker,
     WorkerStats,
 )
+from activitypub_kit.storage.sqlite import SqliteDatabase, SqliteQueue, SqliteStore
 
 if TYPE_CHECKING:
     from activitypub_kit.storage.postgres import PostgresDatabase, PostgresQueue, PostgresStore

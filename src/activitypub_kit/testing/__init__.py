@@ -14,17 +14,17 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from activitypub_kit.testing.clock import FakeClock, LoopWatch, wait_until, watch_event_loop
+from activitypub_kit.testing._clock import FakeClock, LoopWatch, wait_until, watch_event_loop
 
 if TYPE_CHECKING:
-    from activitypub_kit.testing.queue_suite import QueueConformance, QueueFactory
-    from activitypub_kit.testing.store_suite import StoreConformance, StoreFactory
+    from activitypub_kit.testing._queue_suite import QueueConformance, QueueFactory
+    from activitypub_kit.testing._store_suite import StoreConformance, StoreFactory
 
 _LAZY = {
-    "QueueConformance": "activitypub_kit.testing.queue_suite",
-    "QueueFactory": "activitypub_kit.testing.queue_suite",
-    "StoreConformance": "activitypub_kit.testing.store_suite",
-    "StoreFactory": "activitypub_kit.testing.store_suite",
+    "QueueConformance": "activitypub_kit.testing._queue_suite",
+    "QueueFactory": "activitypub_kit.testing._queue_suite",
+    "StoreConformance": "activitypub_kit.testing._store_suite",
+    "StoreFactory": "activitypub_kit.testing._store_suite",
 }
 
 

@@ -1,9 +1,9 @@
 """Discovery: WebFinger (client and server) and NodeInfo 2.0/2.1 (client and documents)."""
 
-from activitypub_kit.webfinger.client import JRD_ACCEPT, ResolvedActor, WebFingerClient
-from activitypub_kit.webfinger.handles import Handle, parse_handle, validate_host
-from activitypub_kit.webfinger.jrd import Jrd, JrdLink
-from activitypub_kit.webfinger.nodeinfo import (
+from activitypub_kit.webfinger._client import JRD_ACCEPT, ResolvedActor, WebFingerClient
+from activitypub_kit.webfinger._handles import Handle, parse_handle, validate_host
+from activitypub_kit.webfinger._jrd import Jrd, JrdLink
+from activitypub_kit.webfinger._nodeinfo import (
     NodeInfo,
     NodeInfoClient,
     NodeInfoServices,
@@ -11,7 +11,7 @@ from activitypub_kit.webfinger.nodeinfo import (
     NodeInfoUsage,
     NodeInfoUsers,
 )
-from activitypub_kit.webfinger.server import (
+from activitypub_kit.webfinger._server import (
     WebFingerAccount,
     WebFingerResponse,
     WebFingerServer,
