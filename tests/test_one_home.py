@@ -305,3 +305,178 @@ def test_the_names_that_collided_are_now_distinct() -> None:
         assert activitypub_kit.http.VerifiedKey is not activitypub_kit.signatures.PublicKey
     assert "Page" not in activitypub_kit.server.__all__
     assert "PublicKey" not in activitypub_kit.http.__all__
+
+
+# -- one bounded body reader for both sides ---------------------------------------------
+
+
+def test_the_bounded_body_collector_refuses_past_its_limit_with_the_callers_error() -> None:
+    from activitypub_kit._body import BoundedChunks
+    from activitypub_kit.errors import PayloadTooLargeError
+
+    only = b"x" * 10
+    single = BoundedChunks(10, lambda size: PayloadTooLargeError(f"{size} bytes"))
+    single.add(only)
+    assert single.body() is only  # one chunk: no copy
+    chunks = BoundedChunks(10, lambda size: PayloadTooLargeError(f"{size} bytes"))
+    for part in (b"abc", b"", b"defg"):
+        chunks.add(part)
+    with pytest.raises(PayloadTooLargeError, match="11 bytes"):
+        chunks.add(b"hijk")  # 3 + 4 + 4 = 11 > 10: refused before it is kept
+    assert chunks.body() == b"abcdefg"
+
+
+def _asgi_messages(*messages: dict[str, Any]) -> Any:
+    pending = list(messages)
+
+    async def receive() -> dict[str, Any]:
+        return pending.pop(0)
+
+    return receive
+
+
+async def test_the_request_body_reader_is_named_for_its_side_and_bounded() -> None:
+    from activitypub_kit.errors import PayloadTooLargeError
+    from activitypub_kit.server import _asgi
+
+    scope: dict[str, Any] = {"type": "http", "headers": []}
+    one = {"type": "http.request", "body": b"12345", "more_body": False}
+    assert await _asgi.read_request_body(scope, _asgi_messages(one), 5) == b"12345"
+    with pytest.raises(PayloadTooLargeError):
+        await _asgi.read_request_body(scope, _asgi_messages(one), 4)
+    parts = [
+        {"type": "http.request", "body": b"123", "more_body": True},
+        {"type": "http.request", "body": b"45", "more_body": False},
+    ]
+    assert await _asgi.read_request_body(scope, _asgi_messages(*parts), 5) == b"12345"
+    with pytest.raises(PayloadTooLargeError, match="over the 4-byte limit"):
+        await _asgi.read_request_body(scope, _asgi_messages(*parts), 4)
+    cut = [parts[0], {"type": "http.disconnect"}]
+    with pytest.raises(PayloadTooLargeError, match="disconnected"):
+        await _asgi.read_request_body(scope, _asgi_messages(*cut), 5)
+    declared = {"type": "http", "headers": [(b"content-length", b"6")]}
+    with pytest.raises(PayloadTooLargeError, match="6 bytes"):
+        await _asgi.read_request_body(declared, _asgi_messages(one), 5)
+    assert "read_body" not in vars(_asgi)
+    with pytest.warns(DeprecationWarning, match="read_request_body"):
+        assert _asgi.read_body is _asgi.read_request_body  # the old public path listed it
+
+
+async def test_the_response_body_reader_is_named_for_its_side_and_bounded() -> None:
+    import aiohttp
+    from aiohttp import web
+
+    from activitypub_kit.errors import ResponseTooLargeError
+    from activitypub_kit.http import _wire
+    from loopback import LoopbackServer
+
+    async def chunked(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        response.enable_chunked_encoding()  # no Content-Length: counted chunk by chunk
+        await response.prepare(request)
+        for _ in range(4):
+            await response.write(b"y" * 1000)
+        await response.write_eof()
+        return response
+
+    server = await LoopbackServer("127.0.0.1").start()
+    server.handlers["/body"] = chunked
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{server.port}/body") as raw:
+                body, decoded = await _wire.read_response_body(raw, 4000, "here")
+            assert (body, decoded) == (b"y" * 4000, False)
+            async with session.get(f"http://127.0.0.1:{server.port}/body") as raw:
+                with pytest.raises(ResponseTooLargeError, match="larger than 3999 bytes"):
+                    await _wire.read_response_body(raw, 3999, "here")
+    finally:
+        await server.stop()
+    assert "read_body" not in vars(_wire)
+    with pytest.warns(DeprecationWarning, match="read_response_body"):
+        assert _wire.read_body is _wire.read_response_body
+
+
+# -- two id readers: id_of (lenient) and single_id (strict) ------------------------------
+
+TRICKY_IDS: list[Any] = [
+    "https://a.example/x",
+    ["https://a.example/x"],
+    ["https://a.example/x", "https://b.example/y"],
+    [],
+    {"href": "https://b.example/y"},
+    {"id": "https://b.example/y"},
+    {"id": 5},
+    [{"id": "https://b.example/y"}],
+    [["https://b.example/y"]],
+    5,
+    None,
+]
+
+
+def test_there_is_one_definition_of_each_id_reader() -> None:
+    import ast
+    from pathlib import Path
+
+    import activitypub_kit
+    import activitypub_kit.models as models
+    from activitypub_kit.models import _helpers
+
+    assert models.id_of is _helpers.id_of
+    assert models.single_id is _helpers.single_id
+    assert "single_id" in models.__all__
+    src = Path(activitypub_kit.__file__).parent
+    lookalikes = {"id_of", "single_id", "_ids", "_object_id"}
+    defined = [
+        f"{path.relative_to(src)}:{node.name}"
+        for path in sorted(src.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in lookalikes
+    ]
+    assert defined == ["models/_helpers.py:id_of", "models/_helpers.py:single_id"]
+
+
+def test_the_trust_decisions_read_ids_with_single_id() -> None:
+    from activitypub_kit.models import _helpers
+    from activitypub_kit.server import _authenticate, _fanout, _inbox, _origins, _parsing
+
+    for module in (_authenticate, _fanout, _inbox, _origins, _parsing):
+        assert module.single_id is _helpers.single_id, module.__name__
+    assert _helpers.single_id(["https://a.example/x", "https://b.example/y"]) is None
+    assert _helpers.single_id({"href": "https://b.example/y"}) is None
+    assert _helpers.id_of({"href": "https://b.example/y"}) == "https://b.example/y"
+    assert _helpers.id_of(["https://a.example/x", "https://b.example/y"]) == "https://a.example/x"
+
+
+@pytest.mark.parametrize("obj", TRICKY_IDS)
+async def test_the_outbox_orders_by_the_single_id_of_the_object(obj: Any) -> None:
+    from activitypub_kit.delivery import Recipient
+    from activitypub_kit.models import single_id
+    from activitypub_kit.server import Federation
+
+    fed: Federation = Federation("https://me.example")
+    activity = {"id": "https://me.example/a/1", "type": "Create", "object": obj}
+    await fed.outbox.send(activity, key_ref="alice", to=[Recipient(id="https://b.example/u")])
+    [message] = await fed.queue.receive(lease=60, max_messages=5)
+    assert message.body["object"] == (single_id(obj) or activity["id"])
+
+
+@pytest.mark.parametrize("attributed", TRICKY_IDS)
+async def test_the_origin_rules_read_owners_as_before(attributed: Any) -> None:
+    from activitypub_kit.errors import ForbiddenActivityError
+    from activitypub_kit.http import HttpClient, Resolver
+    from activitypub_kit.models import as_list, single_id
+    from activitypub_kit.server._origins import apply_origin_rules
+
+    actor = "https://a.example/x"
+    note = {"id": "https://a.example/n/1", "type": "Note", "attributedTo": attributed}
+    create = {"id": "https://a.example/c/1", "type": "Create", "actor": actor, "object": note}
+    # the owners: each entry's single id; a nested list is not an entry (unchanged rule)
+    owners = [single_id(i) for i in as_list(attributed) if not isinstance(i, list)]
+    owners = [o for o in owners if o is not None]
+    async with HttpClient() as client:  # never used: a Create fetches nothing
+        resolver = Resolver(client)
+        if owners and actor not in owners:
+            with pytest.raises(ForbiddenActivityError, match="attributed to"):
+                await apply_origin_rules(create, actor, resolver)
+        else:
+            assert (await apply_origin_rules(create, actor, resolver))["object"] == note

@@ -80,20 +80,12 @@ from activitypub_kit.delivery._planning import (
 from activitypub_kit.delivery._retry import RetryPolicy
 from activitypub_kit.delivery._transport import DeliveryResult, Transport
 from activitypub_kit.errors import DeliveryError
+from activitypub_kit.models._helpers import single_id
 from activitypub_kit.storage._base import JSONValue, KeyValueStore, Message, MessageQueue
 from activitypub_kit.storage._worker import RetryLater
 
 if TYPE_CHECKING:
     from activitypub_kit.delivery._options import DeliveryOptions
-
-
-def _object_id(activity: Mapping[str, Any]) -> str:
-    obj = activity.get("object")
-    if isinstance(obj, str):
-        return obj
-    if isinstance(obj, Mapping) and isinstance(obj.get("id"), str):
-        return str(obj["id"])
-    return str(activity["id"])
 
 
 def _vouches(target: InboxTarget) -> bool:
@@ -242,7 +234,7 @@ class Outbox:
         message: dict[str, JSONValue] = {
             "kind": "fanout",
             "activity": activity_id,
-            "object": _object_id(activity),
+            "object": single_id(activity.get("object")) or activity_id,
             "key": key_ref,
             "sender": sender,
         }

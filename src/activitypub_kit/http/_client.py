@@ -41,7 +41,7 @@ from activitypub_kit.http._dns import DnsResolver, GuardedResolver, SystemResolv
 from activitypub_kit.http._settings import HttpSettings
 from activitypub_kit.http._timers import use_lazy_read_timeout
 from activitypub_kit.http._urls import check_url, same_origin, shown
-from activitypub_kit.http._wire import build_response, read_body
+from activitypub_kit.http._wire import build_response, read_response_body
 
 #: Statuses whose ``Location`` is followed (for GET and HEAD).
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
@@ -450,7 +450,7 @@ class HttpClient:
                 ):
                     body, decoded = await raw.read(), False  # the common case, inline
                 else:
-                    body, decoded = await read_body(raw, limit, where)
+                    body, decoded = await read_response_body(raw, limit, where)
                 status, reason, raw_headers = raw.status, raw.reason, raw.raw_headers
         except FetchError:
             raise

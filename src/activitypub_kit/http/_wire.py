@@ -11,6 +11,8 @@ from typing import Final
 import aiohttp
 import httpx
 
+from activitypub_kit._body import BoundedChunks
+from activitypub_kit._deprecated import deprecated_names
 from activitypub_kit.errors import ResponseTooLargeError
 from activitypub_kit.http._decoding import BoundedDecoder
 
@@ -76,8 +78,15 @@ def _set_content(response: httpx.Response, body: bytes) -> None:
         response.read()
 
 
-async def read_body(raw: aiohttp.ClientResponse, limit: int, where: str) -> tuple[bytes, bool]:
-    """Read at most ``limit`` decoded bytes; return the body and whether it was decoded."""
+async def read_response_body(
+    raw: aiohttp.ClientResponse, limit: int, where: str
+) -> tuple[bytes, bool]:
+    """Read at most ``limit`` decoded bytes of a response; the body and whether it was decoded.
+
+    Past the limit: :class:`~activitypub_kit.errors.ResponseTooLargeError` (a declared
+    ``Content-Length`` before any read).  Undecoded chunks are counted by
+    :class:`~activitypub_kit._body.BoundedChunks`, decoded ones by the decoder.
+    """
     encoding = raw.headers.get("Content-Encoding", "")
     length = raw.content_length
     if not encoding or encoding.strip().lower() == "identity":
@@ -87,18 +96,24 @@ async def read_body(raw: aiohttp.ClientResponse, limit: int, where: str) -> tupl
                     f"response from {where} is larger than {limit} bytes (Content-Length: {length})"
                 )
             return await raw.read(), False
-        parts: list[bytes] = []
-        size = 0
+
+        def too_large(_size: int) -> ResponseTooLargeError:
+            return ResponseTooLargeError(f"response from {where} is larger than {limit} bytes")
+
+        chunks = BoundedChunks(limit, too_large)
         async for chunk in raw.content.iter_any():
-            size += len(chunk)
-            if size > limit:
-                raise ResponseTooLargeError(f"response from {where} is larger than {limit} bytes")
-            parts.append(chunk)
-        return b"".join(parts), False
+            chunks.add(chunk)
+        return chunks.body(), False
     decoder = BoundedDecoder(encoding, limit, where)
     out = [decoder.feed(chunk) async for chunk in raw.content.iter_any()]
     out.append(decoder.finish())
     return b"".join(out), decoder.decodes
 
 
-__all__ = ["build_response", "read_body"]
+#: ``read_body`` was listed by the old public path ``activitypub_kit.http.wire``.
+__getattr__ = deprecated_names(
+    __name__,
+    {"read_body": ("nothing public (internal, now read_response_body)", read_response_body)},
+)
+
+__all__ = ["build_response", "read_response_body"]

@@ -49,6 +49,7 @@ from activitypub_kit.models._helpers import (
     mentions,
     public_keys,
     recipients,
+    single_id,
     type_names,
 )
 from activitypub_kit.models._parse import load_json, parse
@@ -193,6 +194,7 @@ __all__ = [
     "as_list",
     "id_of",
     "ids_of",
+    "single_id",
     "type_names",
     "lookup_language",
     "best_text",

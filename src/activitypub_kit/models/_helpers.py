@@ -33,11 +33,11 @@ def as_list(value: Any) -> list[Any]:
 
 
 def id_of(ref: Any) -> str | None:
-    """The IRI of a reference, whatever its shape.
+    """The IRI of a reference, whatever its shape: lenient, for reading.
 
     An IRI string is itself; a Link gives its ``href``; an object (model or dict) its ``id``
     (or ``href`` for a link-shaped dict); a list gives the IRI of its first element; anything
-    else ``None``.
+    else ``None``.  Not for deciding whom to trust: use :func:`single_id` there.
     """
     if isinstance(ref, str):
         return ref
@@ -50,6 +50,24 @@ def id_of(ref: Any) -> str | None:
     if isinstance(ref, list):
         return id_of(ref[0]) if ref else None
     return None
+
+
+def single_id(value: Any) -> str | None:
+    """The id of a property holding exactly one reference: strict, for trust decisions.
+
+    A string is itself; a dict gives its ``id`` when that is a string; a list gives the id of
+    its only element and ``None`` when it holds zero or several; anything else (a Link's
+    ``href``, a model, a number) is ``None``.  The inbox's origin and actor checks read ids
+    with it, so an ambiguous property (two actors, an ``href`` in place of an ``id``) is
+    never silently reduced to its first value; :func:`id_of` is the lenient reading.
+    """
+    if isinstance(value, list):
+        if len(value) != 1:
+            return None
+        value = value[0]
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) else None
 
 
 def type_names(document: Any) -> list[str]:
@@ -190,6 +208,7 @@ __all__ = [
     "as_list",
     "id_of",
     "ids_of",
+    "single_id",
     "type_names",
     "lookup_language",
     "best_text",

@@ -32,7 +32,6 @@ worker), mount it with ``Mount("/", fed.asgi())``, or wrap a host application wi
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import json
 import logging
@@ -40,8 +39,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
 
-import anyio
-
+from activitypub_kit._body import BoundedChunks
 from activitypub_kit._deprecated import deprecated_names
 from activitypub_kit.errors import (
     ActivityPubError,
@@ -53,6 +51,7 @@ from activitypub_kit.errors import (
 from activitypub_kit.http._activitypub import ACTIVITY_JSON
 from activitypub_kit.server import _documents as documents
 from activitypub_kit.server._documents import Signer
+from activitypub_kit.server._lifespan import serve_lifespan
 from activitypub_kit.signatures import HttpRequest, request_from_asgi
 from activitypub_kit.webfinger._nodeinfo import content_type as nodeinfo_content_type
 from activitypub_kit.webfinger._nodeinfo import well_known
@@ -126,24 +125,33 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The request body, refusing more than ``limit`` bytes (``PayloadTooLargeError``)."""
+async def read_request_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The ASGI request's body, refusing more than ``limit`` bytes (``PayloadTooLargeError``).
+
+    A declared ``Content-Length`` over the limit is refused before anything is read; the
+    chunks are counted by :class:`~activitypub_kit._body.BoundedChunks` as they arrive.
+    """
     declared = _header(scope, b"content-length")
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLargeError(f"body of {declared} bytes is over the {limit}-byte limit")
-    chunks: list[bytes] = []
-    size = 0
+    message = await receive()
+    if message["type"] != "http.disconnect" and not message.get("more_body", False):
+        body: bytes = message.get("body", b"")  # the usual case: one message, no copy
+        if len(body) > limit:
+            raise _request_too_large(limit)
+        return body
+    chunks = BoundedChunks(limit, lambda _size: _request_too_large(limit))
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise PayloadTooLargeError("client disconnected before sending the whole body")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"body is over the {limit}-byte limit")
-        chunks.append(chunk)
+        chunks.add(message.get("body", b""))
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return chunks.body()
+        message = await receive()
+
+
+def _request_too_large(limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(f"body is over the {limit}-byte limit")
 
 
 class FederationApp:
@@ -192,42 +200,10 @@ class FederationApp:
         await response.send(send, head=scope["method"] == "HEAD")
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run the host app's lifespan (``fallback``), and ours inside it.
-
-        The host app starts first and stops last: our worker runs only while it is up.  A
-        failure on either side is answered ``lifespan.startup.failed`` (or
-        ``lifespan.shutdown.failed``) with its message, after stopping whatever had started.
-        A host app without lifespan support (it raises or returns at once on the lifespan
-        scope) is left out, as the ASGI specification asks of servers.
-        """
-        await receive()  # lifespan.startup
-        host = _HostLifespan(self.fallback, scope) if self.fallback is not None else None
-        async with anyio.create_task_group() as group:
-            if host is not None:
-                group.start_soon(host.run)
-                failure = await host.startup()
-                if failure is not None:
-                    await send({"type": "lifespan.startup.failed", "message": failure})
-                    return
-            failure = None
-            async with contextlib.AsyncExitStack() as stack:
-                try:
-                    if self.run_worker:
-                        await stack.enter_async_context(self.federation.running())
-                    else:
-                        await self.federation.setup()
-                except Exception as exc:
-                    failure = _message(exc)
-                else:
-                    await send({"type": "lifespan.startup.complete"})
-                    await receive()  # lifespan.shutdown
-            stopped = await host.shutdown() if host is not None else None
-            if failure is not None:
-                await send({"type": "lifespan.startup.failed", "message": failure})
-            elif stopped is not None:
-                await send({"type": "lifespan.shutdown.failed", "message": stopped})
-            else:
-                await send({"type": "lifespan.shutdown.complete"})
+        """Run the host app's lifespan and ours inside it (:mod:`._lifespan`)."""
+        await serve_lifespan(
+            self.federation, self.fallback, scope, receive, send, run_worker=self.run_worker
+        )
 
     async def _route(self, scope: Scope, receive: Receive, path: str) -> Response | _Fallback:
         fed = self.federation
@@ -342,7 +318,7 @@ class FederationApp:
         self, scope: Scope, receive: Receive, handle: str | None, shared: bool
     ) -> Response:
         fed = self.federation
-        body = await read_body(scope, receive, fed.max_body_size)
+        body = await read_request_body(scope, receive, fed.max_body_size)
         if not shared:
             assert handle is not None
             if (
@@ -392,74 +368,6 @@ class FederationApp:
             logger.debug("signed GET by a blocked actor answered as unsigned")
             return None
         return Signer(key_id, key.owner)
-
-
-class _HostLifespan:
-    """The host application's lifespan, driven the way a server drives it."""
-
-    def __init__(self, app: ASGIApp, scope: Scope) -> None:
-        self.app = app
-        self.scope = scope
-        self._to_app, self._app_inbox = anyio.create_memory_object_stream[Message](1)
-        self._app_outbox, self._from_app = anyio.create_memory_object_stream[Message](1)
-        self._received = 0  # lifespan messages the app read
-        self._error: Exception | None = None
-        self._started = False
-
-    async def run(self) -> None:
-        """Call the app with the lifespan scope (a task of the lifespan's task group)."""
-        async with self._app_outbox:  # closed when the app returns: we stop waiting then
-            try:
-                await self.app(self.scope, self._receive, self._app_outbox.send)
-            except Exception as exc:
-                self._error = exc
-
-    async def _receive(self) -> Message:
-        message = await self._app_inbox.receive()
-        self._received += 1
-        return message
-
-    async def _answer(self, message: Message) -> Message | None:
-        await self._to_app.send(message)
-        try:
-            return await self._from_app.receive()
-        except anyio.EndOfStream:
-            return None
-
-    async def startup(self) -> str | None:
-        """Start the app; the message of its failure, or ``None`` once it is up."""
-        answer = await self._answer({"type": "lifespan.startup"})
-        if answer is None:
-            if self._error is not None and self._received:
-                return f"the host application's lifespan failed: {_message(self._error)}"
-            # It raised (or returned) without reading the startup: no lifespan support.
-            logger.debug("the host application does not support lifespan: %r", self._error)
-            return None
-        if answer["type"] != "lifespan.startup.complete":
-            self._to_app.close()  # it has failed: nothing more will be sent to it
-            return str(answer.get("message") or "the host application's startup failed")
-        self._started = True
-        return None
-
-    async def shutdown(self) -> str | None:
-        """Stop a started app; the message of its failure, or ``None``."""
-        if not self._started:
-            return None
-        try:
-            answer = await self._answer({"type": "lifespan.shutdown"})
-        finally:
-            self._to_app.close()  # an app reading again gets an error, not a hang
-        if answer is None:
-            if self._error is not None:
-                return f"the host application's lifespan failed: {_message(self._error)}"
-            return None
-        if answer["type"] != "lifespan.shutdown.complete":
-            return str(answer.get("message") or "the host application's shutdown failed")
-        return None
-
-
-def _message(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
 
 
 def vary_accept(send: Send) -> Send:
@@ -526,13 +434,18 @@ class FederationMiddleware:
 
 
 __getattr__ = deprecated_names(
-    __name__, {"ACTIVITY_TYPE": ("activitypub_kit.http.ACTIVITY_JSON", ACTIVITY_JSON)}
+    __name__,
+    {
+        "ACTIVITY_TYPE": ("activitypub_kit.http.ACTIVITY_JSON", ACTIVITY_JSON),
+        # listed by the old public path activitypub_kit.server.asgi
+        "read_body": ("nothing public (internal, now read_request_body)", read_request_body),
+    },
 )
 
 __all__ = [
     "FederationApp",
     "FederationMiddleware",
     "wants_activitypub",
-    "read_body",
+    "read_request_body",
     "vary_accept",
 ]

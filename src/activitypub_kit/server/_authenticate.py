@@ -37,8 +37,8 @@ from activitypub_kit.errors import (
     UnauthenticatedActivityError,
 )
 from activitypub_kit.http import KeyResolver, VerifiedKey
-from activitypub_kit.models._helpers import type_names
-from activitypub_kit.server._parsing import origin_of, single_id
+from activitypub_kit.models._helpers import single_id, type_names
+from activitypub_kit.server._parsing import origin_of
 from activitypub_kit.signatures import (
     HttpRequest,
     check_created,

@@ -3,37 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
-from urllib.parse import parse_qs, urldefrag, urlsplit
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from typing_extensions import TypeVar as DefaultTypeVar
-
-from activitypub_kit._origin import origin_of as _origin_of
 from activitypub_kit.delivery._planning import Recipient
-from activitypub_kit.errors import (
-    HttpStatusError,
-    OriginMismatchError,
-    ResourceGoneError,
-    RouteError,
-    WrongTypeError,
-)
-from activitypub_kit.http._resolver import ACTOR_TYPES, strip_foreign_embeds
+from activitypub_kit.errors import RouteError
 from activitypub_kit.models import Accept as AcceptActivity
-from activitypub_kit.models import (
-    Actor,
-    ASModel,
-    Collection,
-    CollectionPage,
-    Follow,
-    Reject,
-    parse,
-)
-from activitypub_kit.models._helpers import PUBLIC_IRIS, id_of, type_names
+from activitypub_kit.models import ASModel, Follow, Reject
+from activitypub_kit.models._helpers import PUBLIC_IRIS, id_of
 from activitypub_kit.models._jsonld import default_context
 from activitypub_kit.server import _documents as documents
 from activitypub_kit.server import _forwarding as forwarding
-from activitypub_kit.server import _objects as objects
+from activitypub_kit.server._broadcast import Broadcasts
+from activitypub_kit.server._data import D
+from activitypub_kit.server._lookups import MAX_ITEMS, MAX_PAGES, Lookups
 from activitypub_kit.server._routes import ParsedUri, RouteKind, UrlTemplate
 from activitypub_kit.storage._base import JSONValue
 
@@ -42,9 +26,6 @@ if TYPE_CHECKING:
     from activitypub_kit.server._forwarding import Forwarded
 
 Audience = Recipient | str | ASModel | Mapping[str, Any]
-M = TypeVar("M", bound=ASModel)
-#: The app's context data type: ``Context[AppState]``; a bare ``Context`` is ``Context[Any]``.
-D = DefaultTypeVar("D", default=Any)
 
 _UNREAD: Any = object()
 
@@ -52,16 +33,11 @@ _UNREAD: Any = object()
 MAX_CONCURRENT_LOOKUPS = 8
 #: Most actor ids in one ``{"actors": [...]}`` audience entry made by :meth:`Context.send`.
 ACTORS_PER_ENTRY = 64
-PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 #: The keys of audience references the delivery worker expands (``Federation.expand``).
 AUDIENCE_KEYS = frozenset({"followers", "actors", "known"})
-#: How many pages :meth:`Context.traverse_collection` reads by default.
-MAX_PAGES = 20
-#: How many items :meth:`Context.traverse_collection` yields by default.
-MAX_ITEMS = 1000
 
 
-class Context(Generic[D]):
+class Context(Lookups[D], Broadcasts[D]):
     """What a dispatcher or handler can do: build our URIs, send, look things up.
 
     ``data`` is the app's own state, typed ``D`` (``Context[AppState]``): the
@@ -200,157 +176,6 @@ class Context(Generic[D]):
         """Whether ``uri`` is on one of our origins."""
         return self.federation.is_local(uri)
 
-    # -- audience --------------------------------------------------------------------
-
-    def followers_of(self, handle: str) -> dict[str, JSONValue]:
-        """The audience "every follower of ``handle``", expanded by the worker at fan-out."""
-        return {"followers": handle}
-
-    # -- looking objects up ----------------------------------------------------------
-
-    @overload
-    async def lookup(self, uri: str, *, refresh: bool = False) -> ASModel: ...
-
-    @overload
-    async def lookup(self, uri: str, kind: type[M], *, refresh: bool = False) -> M: ...
-
-    async def lookup(
-        self, uri: str, kind: type[ASModel] | None = None, *, refresh: bool = False
-    ) -> ASModel:
-        """The object ``uri``, as a model of class ``kind`` (``ctx.lookup(uri, Note)``).
-
-        A URI on one of our origins is answered by our own dispatchers, without HTTP: the
-        document a fetcher would be served (actor completed with inbox and keys, collection
-        or page, ``@context``).  Any other URI is read from the Federation's
-        ``object_store`` (the app's database, :mod:`~activitypub_kit.server._objects`) when
-        it holds a copy younger than ``refresh_after``; otherwise it is fetched through
-        ``fed.resolver`` (SSRF guard, origin rules, fetch budget, cache) and the fresh copy
-        handed to the store.  A URI that moderation blocks (its host, or ``block_actor``)
-        raises :class:`~activitypub_kit.errors.BlockedError`, stored copy or not.
-        ``refresh=True`` skips the stored and cached copies.  Either way, embedded objects
-        on another origin than the document become references (their ids).
-
-        A subclass of ``kind`` is accepted (``lookup(uri, Object)`` gives a ``Note``); any
-        other type raises :class:`~activitypub_kit.errors.WrongTypeError`.  Not found is
-        :class:`~activitypub_kit.errors.HttpStatusError` (``404``), deleted
-        :class:`~activitypub_kit.errors.ResourceGoneError` (``410``, or a ``Tombstone``
-        served in its place; the store's copy is deleted), locally as remotely.
-        """
-        model = await self._model(uri, refresh=refresh)
-        if kind is not None and not isinstance(model, kind):
-            raise _wrong_type(uri, kind.__name__, model)
-        return model
-
-    async def lookup_actor(self, uri: str, *, refresh: bool = False) -> Actor:
-        """The actor ``uri``, local or remote (:meth:`lookup` with ``Actor``).
-
-        Its ``type`` must name an actor type (``Person``, ``Service``, ``Group``,
-        ``Organization``, ``Application``), else :class:`~activitypub_kit.errors.WrongTypeError`.
-        """
-        actor = await self.lookup(uri, Actor, refresh=refresh)
-        if not ACTOR_TYPES.intersection(type_names(actor)):
-            raise _wrong_type(uri, "Actor", actor)
-        return actor
-
-    async def traverse_collection(
-        self,
-        collection: str | Collection,
-        *,
-        max_pages: int = MAX_PAGES,
-        max_items: int = MAX_ITEMS,
-    ) -> AsyncIterator[ASModel | str]:
-        """Every item of a collection, page after page: ids (``str``) or embedded models.
-
-        ``collection`` is a URI (looked up with :meth:`lookup`, so local collections are read
-        from their dispatchers) or a collection model.  Items come from ``orderedItems`` (or
-        ``items``) of the collection, then of its ``first`` page and each ``next`` one,
-        embedded or by URI, each page read through :meth:`lookup`.  The walk stops quietly
-        after ``max_pages`` pages or ``max_items`` items, and at a page it has already read
-        (a loop).  A page on another origin than the collection is refused with
-        :class:`~activitypub_kit.errors.OriginMismatchError` before any request is made to
-        it (a server vouches for its own collections only).
-        """
-        if isinstance(collection, str):
-            collection = await self.lookup(collection, Collection)
-        home = _origin_of(collection.id) if isinstance(collection.id, str) else None
-        seen: set[str] = {collection.id} if isinstance(collection.id, str) else set()
-        count = 0
-        for item in _items_of(collection):
-            if count >= max_items:
-                return
-            count += 1
-            yield item
-        link: Any = collection.first
-        pages = 0
-        while link is not None and pages < max_pages and count < max_items:
-            page_id = id_of(link)
-            if page_id is not None:
-                found = _origin_of(page_id)
-                home = found if home is None else home
-                if found is None or found != home:
-                    raise OriginMismatchError(
-                        f"collection {collection.id} links page {page_id} on another origin"
-                    )
-                if page_id in seen:
-                    return  # a loop: every page was read once
-                seen.add(page_id)
-            if isinstance(link, Collection):
-                page: Collection = link
-            elif page_id is not None:
-                page = await self.lookup(page_id, Collection)
-            else:
-                return
-            pages += 1
-            for item in _items_of(page):
-                if count >= max_items:
-                    return
-                count += 1
-                yield item
-            link = page.next if isinstance(page, CollectionPage) else None
-
-    async def _model(self, uri: str, *, refresh: bool) -> ASModel:
-        """A local URI from our dispatchers, a remote one through the object store."""
-        if not self.federation.is_local(uri):
-            return await objects.lookup_remote(self.federation, uri, refresh=refresh)
-        return parse(await self._document(uri, refresh=refresh))
-
-    async def _document(self, uri: str, *, refresh: bool) -> dict[str, Any]:
-        """The document of ``uri``: ours from the dispatchers, else from ``fed.resolver``."""
-        fed = self.federation
-        if not fed.is_local(uri):
-            return await fed.resolver.fetch(uri, refresh=refresh)
-        document = await self._local_document(urldefrag(uri).url)
-        return strip_foreign_embeds(document)
-
-    async def _local_document(self, uri: str) -> dict[str, Any]:
-        fed = self.federation
-        parsed = self.parse_uri(uri)
-        if parsed is None or parsed.kind in ("inbox", "shared_inbox"):
-            raise HttpStatusError(f"GET {uri} answered 404: no document here", status_code=404)
-        ctx = fed.context()  # as for an outside fetcher: no inbox, no signer
-        if parsed.kind == "instance_actor":
-            status, document = await documents.instance_actor_document(fed)
-        elif parsed.kind == "actor":
-            status, document = await documents.actor_document(fed, ctx, parsed.params["handle"])
-        elif parsed.kind == "collection":
-            route = fed.collections[parsed.name]
-            query = urlsplit(uri).query
-            cursors = parse_qs(query, keep_blank_values=True).get("cursor")
-            cursor = cursors[0] if cursors else None
-            status, document = await documents.collection_document(
-                route, fed, ctx, dict(parsed.params), cursor
-            )
-        else:
-            status, document = await documents.object_document(
-                fed, ctx, parsed.name, dict(parsed.params)
-            )
-        if status == 410:
-            raise ResourceGoneError(f"GET {uri} answered 410 Gone", status_code=410)
-        if status >= 400:
-            reason = document.get("error", "")
-            raise HttpStatusError(f"GET {uri} answered {status}: {reason}", status_code=status)
-        return document
-
     # -- sending ---------------------------------------------------------------------
 
     async def send(
@@ -440,64 +265,7 @@ class Context(Generic[D]):
             return dict(entry)
         return Recipient.from_actor(entry)
 
-    # -- actor-wide broadcasts ---------------------------------------------------------
-
-    def known_inboxes(self) -> dict[str, JSONValue]:
-        """The audience "every server we know, once", expanded by the worker at fan-out.
-
-        One inbox per host from ``fed.known_inboxes`` (every server we delivered to or got
-        a verified request from), hosts blocked by policy left out; a host that another
-        recipient of the activity already reaches is not sent it twice.  For what every
-        server holding a copy of an actor should hear: its ``Delete``, a profile ``Update``
-        (see :meth:`send_actor_delete`, :meth:`send_profile_update`).
-        """
-        return {"known": True}
-
-    async def send_profile_update(self, handle: str) -> str:
-        """Send an ``Update`` of the local actor ``handle``; return the activity id.
-
-        It goes to the actor's followers and to every known server (:meth:`known_inboxes`).
-
-        The actor document is the one fetchers are served (from the actor dispatcher, with
-        inbox, endpoints and keys).  A missing or deleted actor raises
-        :class:`~activitypub_kit.errors.HttpStatusError` (``404``) or
-        :class:`~activitypub_kit.errors.ResourceGoneError`.
-        """
-        actor_uri = self._own_actor(handle)
-        actor = await self.lookup_actor(actor_uri)  # our dispatcher: no HTTP
-        update = {
-            "id": self.new_id(actor_uri, "updates"),
-            "type": "Update",
-            "actor": actor_uri,
-            "to": [PUBLIC],
-            "object": actor.to_json(context=False),
-        }
-        return await self.send(update, to=[self.followers_of(handle), self.known_inboxes()])
-
-    async def send_actor_delete(self, handle: str) -> str:
-        """Send the ``Delete`` of the local actor ``handle``; return the activity id.
-
-        It goes to the actor's followers and to every known server (:meth:`known_inboxes`).
-
-        Call it when the account is gone (the actor dispatcher may already answer with a
-        ``Tombstone``): the key-pairs dispatcher must still give the actor's key, which signs
-        the deliveries.
-        """
-        actor_uri = self._own_actor(handle)
-        delete = {
-            "id": self.new_id(actor_uri, "delete"),
-            "type": "Delete",
-            "actor": actor_uri,
-            "to": [PUBLIC],
-            "object": actor_uri,
-        }
-        return await self.send(delete, to=[self.followers_of(handle), self.known_inboxes()])
-
-    def _own_actor(self, handle: str) -> str:
-        actor_uri = self.actor_uri(handle)
-        if self.federation.handle_of(actor_uri) != handle:
-            raise RouteError(f"{handle!r} is not a handle of a local actor")
-        return actor_uri
+    # -- answering the activity being handled --------------------------------------------
 
     async def forward(
         self, activity: ASModel | Mapping[str, Any] | str, *, to: Audience | Sequence[Audience],
@@ -539,21 +307,4 @@ class Context(Generic[D]):
         return await self.send(answer, to=[follower])
 
 
-def _wrong_type(uri: str, expected: str, model: ASModel) -> WrongTypeError:
-    actual = "/".join(type_names(model))
-    shown = actual or "document without a type"
-    return WrongTypeError(
-        f"{uri} is a {shown}, not {expected}", uri=uri, expected=expected, actual=actual
-    )
-
-
-def _items_of(collection: Collection) -> list[ASModel | str]:
-    items = collection.ordered_items
-    if items is None:
-        items = collection.items
-    if items is None:
-        return []
-    return list(items) if isinstance(items, list) else [items]
-
-
-__all__ = ["Context", "Audience", "MAX_PAGES", "MAX_ITEMS"]
+__all__ = ["Context", "Audience", "D", "MAX_PAGES", "MAX_ITEMS"]

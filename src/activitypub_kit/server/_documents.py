@@ -18,7 +18,7 @@ from activitypub_kit.errors import InvalidCursorError, InvalidHandleError, Route
 from activitypub_kit.models import ASModel, Tombstone
 from activitypub_kit.models._jsonld import default_context
 from activitypub_kit.server._collections import CollectionRoute, render_collection, render_page
-from activitypub_kit.server._keys import key_entries
+from activitypub_kit.server._keys import INSTANCE, key_entries
 from activitypub_kit.webfinger import NodeInfo, WebFingerAccount, WebFingerServer, validate_host
 
 if TYPE_CHECKING:
@@ -119,8 +119,6 @@ async def actor_document(fed: Federation, ctx: Context, handle: str) -> Answer:
 
 async def instance_actor_document(fed: Federation) -> Answer:
     """The instance actor: an ``Application`` that signs our fetches."""
-    from activitypub_kit.server._federation import INSTANCE
-
     uri = fed.uri("instance_actor")
     host = urlsplit(fed.origin).netloc
     document: dict[str, Any] = {

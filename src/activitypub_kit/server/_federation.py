@@ -4,64 +4,51 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import logging
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
-from typing import Any, Generic, TypeVar, overload
+from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
 
-from activitypub_kit.delivery._failures import DeliveryFailure, DeliveryFailureEvent
-from activitypub_kit.delivery._known import MEMO_SIZE, HostInbox, KnownInboxes, StoreKnownInboxes
+from activitypub_kit.delivery._known import KnownInboxes, StoreKnownInboxes
 from activitypub_kit.delivery._options import DeliveryOptions
 from activitypub_kit.delivery._outbox import DeliveryHooks, Outbox
-from activitypub_kit.delivery._planning import Recipient, Unresolved, inbox_host
 from activitypub_kit.delivery._transport import HttpTransport
-from activitypub_kit.errors import BlockedError, NoContextDataError, RouteError
+from activitypub_kit.errors import NoContextDataError, RouteError
 from activitypub_kit.http import FetchCache, HttpClient, KeyResolver, Resolver
 from activitypub_kit.models import ASModel
-from activitypub_kit.server._authenticate import Authenticated, Authenticator
-from activitypub_kit.server._collections import CollectionRoute, PageDispatcher, PageItems
-from activitypub_kit.server._context import MAX_CONCURRENT_LOOKUPS, Context, D
+from activitypub_kit.server._asgi import FederationApp
+from activitypub_kit.server._authenticate import Authenticator
+from activitypub_kit.server._collections import CollectionRoute
+from activitypub_kit.server._context import Context
+from activitypub_kit.server._data import D
 from activitypub_kit.server._documents import Authorize
-from activitypub_kit.server._inbox import Inbox, seen_key
-from activitypub_kit.server._keys import KeyCache, KeyPair, key_pairs_for, stored_keys
+from activitypub_kit.server._fanout import FailureCallback, Fanout
+from activitypub_kit.server._inbox import Inbox
+from activitypub_kit.server._keys import INSTANCE, KeyCache, KeyPair, key_pairs_for, stored_keys
 from activitypub_kit.server._moderation import BlockHook, Moderation
 from activitypub_kit.server._objects import DEFAULT_REFRESH_AFTER, ObjectStore
-from activitypub_kit.server._parsing import DEFAULT_LIMITS, DocumentLimits, origin_of, single_id
-from activitypub_kit.server._routes import UrlTemplate, check_parameters
+from activitypub_kit.server._parsing import DEFAULT_LIMITS, DocumentLimits, origin_of
+from activitypub_kit.server._registry import (
+    ActorDispatcher,
+    KeyPairsDispatcher,
+    NodeInfoDispatcher,
+    ObjectDispatcher,
+    Registry,
+)
+from activitypub_kit.server._routes import UrlTemplate
 from activitypub_kit.signatures import DoubleKnock, HttpxSigner, PrivateKey
 from activitypub_kit.storage import MemoryQueue, MemoryStore, Worker
-from activitypub_kit.storage._base import JSONValue, KeyValueStore, Message, MessageQueue
-from activitypub_kit.webfinger import NodeInfo, NodeInfoSoftware
+from activitypub_kit.storage._base import KeyValueStore, Message, MessageQueue
+from activitypub_kit.webfinger import NodeInfoSoftware
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-ActorDispatcher = Callable[[Context[D], str], Awaitable[ASModel | None]]
-ObjectDispatcher = Callable[..., Awaitable[ASModel | None]]
-KeyPairsDispatcher = Callable[[Context[D], str], Awaitable[Sequence[PrivateKey]]]
-NodeInfoDispatcher = Callable[[Context[D]], Awaitable[NodeInfo]]
 #: ``context_data_factory``: a plain zero-argument callable making one context's data.
 ContextDataFactory = Callable[[], D]
-#: ``on_delivery_failed`` / ``on_gone``: ``(event) -> None``, plain or ``async``.
-FailureCallback = Callable[[DeliveryFailureEvent], Awaitable[None] | None]
-
-logger = logging.getLogger("activitypub_kit.server")
 
 #: Shortest ``idempotency_ttl``: 12 h of signature lifetime plus an hour of clock skew.
 MIN_IDEMPOTENCY_TTL = 13 * 3600.0
-
-#: The ``key_ref`` of the instance actor's keys.
-INSTANCE = "*instance*"
-
-#: Paths the Federation answers itself; no registered template may match them.
-_BUILT_IN = {
-    "WebFinger": UrlTemplate("/.well-known/webfinger"),
-    "NodeInfo discovery": UrlTemplate("/.well-known/nodeinfo"),
-    "NodeInfo": UrlTemplate("/nodeinfo/2.1"),
-}
 
 
 class _NoData:
@@ -71,7 +58,7 @@ class _NoData:
 _NO_DATA = _NoData()
 
 
-class Federation(Generic[D]):
+class Federation(Registry[D], Fanout[D]):
     """One federated application: origins, stores, HTTP client, policies and routes.
 
     Generic in the app's context data ``D``: ``context_data`` (a value, shared by every
@@ -257,268 +244,6 @@ class Federation(Generic[D]):
         self._key_cache = KeyCache()
         self._ready = False
 
-    # -- registration ----------------------------------------------------------------
-    #
-    # Every registration is checked when it is made: a second registration of the same
-    # thing is a RouteError unless ``replace=True``, a template that would answer the same
-    # paths as another route is a RouteError, and so is a callback whose parameters do not
-    # fit how it is called (its template's placeholders, passed by name).
-
-    def _claim(self, route: str, template: UrlTemplate, what: str, *, replace: bool) -> None:
-        """Refuse a second ``route`` (unless ``replace``) and a template overlapping another."""
-        if route in self.templates and not replace:
-            raise RouteError(f"{what} is already registered (pass replace=True to replace it)")
-        others = {**_BUILT_IN, **{k: v for k, v in self.templates.items() if k != route}}
-        for other, existing in others.items():
-            if existing.overlaps(template):
-                raise RouteError(
-                    f"the template {template.template!r} of {what} matches the same paths as"
-                    f" the {other} route {existing.template!r}"
-                )
-
-    def _check_authorize(
-        self, authorize: Authorize | None, template: UrlTemplate, what: str
-    ) -> None:
-        """Refuse an ``authorize`` predicate that cannot be called ``(ctx, signer, **params)``."""
-        if authorize is None:
-            return
-        if not callable(authorize):
-            raise RouteError(f"authorize of {what} must be callable")
-        check_parameters(
-            authorize,
-            leading=("ctx", "signer"),
-            names=template.names,
-            what=f"authorize predicate of {what}",
-            template=template.template,
-        )
-
-    def _set_authorize(self, route: str, authorize: Authorize | None) -> None:
-        if authorize is None:
-            self.authorizers.pop(route, None)  # a replaced route loses the old predicate
-        else:
-            self.authorizers[route] = authorize
-
-    def actor(
-        self, template: str, *, replace: bool = False, authorize: Authorize | None = None
-    ) -> Callable[[ActorDispatcher[D]], ActorDispatcher[D]]:
-        """Register the actor dispatcher ``async (ctx, handle)`` on ``template``.
-
-        The template must hold exactly ``{handle}``.  The dispatcher returns the actor model,
-        a ``Tombstone`` (served as 410 Gone) or ``None`` (404).  The served document gets
-        ``inbox``, ``endpoints.sharedInbox``, the registered collections and the keys
-        (``publicKey``, ``assertionMethod``) added automatically.  A second actor dispatcher
-        is a :class:`~activitypub_kit.errors.RouteError` unless ``replace``.
-
-        ``authorize(ctx, signer, handle)`` decides who may fetch the actor document (see
-        :meth:`object`); WebFinger and the inbox still answer for the actor, and a server
-        that cannot fetch the actor cannot verify its signatures.
-        """
-        parsed = UrlTemplate(template)
-        if parsed.names != ("handle",):
-            raise RouteError(f"actor template {template!r} must hold exactly {{handle}}")
-
-        def register(fn: ActorDispatcher[D]) -> ActorDispatcher[D]:
-            check_parameters(
-                fn, leading=("ctx", "handle"), names=(), what="actor dispatcher", template=template
-            )
-            self._check_authorize(authorize, parsed, "the actor dispatcher")
-            self._claim("actor", parsed, "an actor dispatcher", replace=replace)
-            self.templates["actor"] = parsed
-            self.actor_dispatcher = fn
-            self._set_authorize("actor", authorize)
-            return fn
-
-        return register
-
-    @overload
-    def key_pairs(self, fn: KeyPairsDispatcher[D], /) -> KeyPairsDispatcher[D]: ...
-
-    @overload
-    def key_pairs(
-        self, *, replace: bool = ...
-    ) -> Callable[[KeyPairsDispatcher[D]], KeyPairsDispatcher[D]]: ...
-
-    def key_pairs(
-        self, fn: KeyPairsDispatcher[D] | None = None, *, replace: bool = False
-    ) -> KeyPairsDispatcher[D] | Callable[[KeyPairsDispatcher[D]], KeyPairsDispatcher[D]]:
-        """Register ``async (ctx, handle) -> [private keys]`` (RSA and/or Ed25519).
-
-        Without it every actor gets an RSA and an Ed25519 key generated once and kept in the
-        key-value store.  Use it bare (``@fed.key_pairs``) or, to replace an earlier one,
-        as ``@fed.key_pairs(replace=True)``.  Loaded keys are reused for
-        :attr:`key_cache_ttl` seconds; :meth:`forget_keys` drops them at once.
-        """
-
-        def register(fn: KeyPairsDispatcher[D]) -> KeyPairsDispatcher[D]:
-            check_parameters(fn, leading=("ctx", "handle"), names=(), what="key-pairs dispatcher")
-            if self.key_pairs_dispatcher is not None and not replace:
-                raise RouteError(
-                    "a key-pairs dispatcher is already registered (pass replace=True to replace it)"
-                )
-            self.key_pairs_dispatcher = fn
-            self._key_cache.forget()
-            return fn
-
-        return register if fn is None else register(fn)
-
-    def object(
-        self,
-        kind: type[ASModel],
-        template: str,
-        *,
-        replace: bool = False,
-        authorize: Authorize | None = None,
-    ) -> Callable[[F], F]:
-        """Register ``async (ctx, **params) -> model | Tombstone | None`` for ``kind``.
-
-        The dispatcher receives the template's placeholders by name (``/notes/{id}`` calls
-        ``note(ctx, id=...)``); one that does not take them, or needs another parameter, is
-        refused here, as is a second dispatcher for ``kind`` (unless ``replace``).
-
-        ``authorize(ctx, signer, **params) -> bool`` (plain or ``async``) runs before the
-        dispatcher on every ``GET``: ``signer`` is ``ctx.signer``, the verified
-        :class:`~activitypub_kit.server._documents.Signer` of the request or ``None``.  Unless
-        it returns ``True`` the answer is ``404 {"error": "no such object"}``, exactly what a
-        missing object gets, so a refusal does not reveal that the object exists.  It guards
-        HTTP only: our own code (fan-out, local lookups) reads the dispatcher directly.
-        """
-        parsed = UrlTemplate(template)
-
-        def register(fn: F) -> F:
-            check_parameters(
-                fn,
-                leading=("ctx",),
-                names=parsed.names,
-                what=f"object dispatcher for {kind.__name__}",
-                template=template,
-            )
-            what = f"an object dispatcher for {kind.__name__}"
-            self._check_authorize(authorize, parsed, what)
-            self._claim(f"object:{kind.__name__}", parsed, what, replace=replace)
-            self.templates[f"object:{kind.__name__}"] = parsed
-            self.objects[kind.__name__] = (kind, fn)
-            self._set_authorize(f"object:{kind.__name__}", authorize)
-            return fn
-
-        return register
-
-    def collection(
-        self,
-        name: str,
-        template: str,
-        *,
-        ordered: bool = True,
-        replace: bool = False,
-        authorize: Authorize | None = None,
-    ) -> Callable[[PageDispatcher], CollectionRoute]:
-        """Register ``async (ctx, cursor, **params) -> PageItems | None`` as collection ``name``.
-
-        The decorator returns the :class:`~activitypub_kit.server._collections.CollectionRoute`,
-        whose ``.counter`` and ``.recipients`` decorators add a count and a one-shot listing.
-        ``outbox``, ``followers``, ``following``, ``liked`` and ``featured`` appear in the
-        actor document automatically.  A second collection ``name`` is refused unless
-        ``replace``.  ``authorize(ctx, signer, **params)`` guards the collection and each of
-        its pages as it guards an object (:meth:`object`; ``404 {"error": "no such
-        collection"}``); fan-out to followers does not go through it.
-        """
-        parsed = UrlTemplate(template)
-
-        def register(fn: PageDispatcher) -> CollectionRoute:
-            check_parameters(
-                fn,
-                leading=("ctx", "cursor"),
-                names=parsed.names,
-                what=f"collection dispatcher {name!r}",
-                template=template,
-            )
-            what = f"a collection {name!r}"
-            self._check_authorize(authorize, parsed, what)
-            self._claim(f"collection:{name}", parsed, what, replace=replace)
-            route = CollectionRoute(name, parsed, fn, ordered=ordered)
-            self.templates[f"collection:{name}"] = parsed
-            self.collections[name] = route
-            self._set_authorize(f"collection:{name}", authorize)
-            return route
-
-        return register
-
-    def outbox_collection(
-        self, template: str, *, replace: bool = False, authorize: Authorize | None = None
-    ) -> Callable[[PageDispatcher], CollectionRoute]:
-        """Shorthand for ``collection("outbox", template)``."""
-        return self.collection("outbox", template, replace=replace, authorize=authorize)
-
-    def followers(
-        self, template: str, *, replace: bool = False, authorize: Authorize | None = None
-    ) -> Callable[[PageDispatcher], CollectionRoute]:
-        """Shorthand for ``collection("followers", template)``."""
-        return self.collection("followers", template, replace=replace, authorize=authorize)
-
-    def following(
-        self, template: str, *, replace: bool = False, authorize: Authorize | None = None
-    ) -> Callable[[PageDispatcher], CollectionRoute]:
-        """Shorthand for ``collection("following", template)``."""
-        return self.collection("following", template, replace=replace, authorize=authorize)
-
-    def liked(
-        self, template: str, *, replace: bool = False, authorize: Authorize | None = None
-    ) -> Callable[[PageDispatcher], CollectionRoute]:
-        """Shorthand for ``collection("liked", template)``."""
-        return self.collection("liked", template, replace=replace, authorize=authorize)
-
-    def featured(
-        self, template: str, *, replace: bool = False, authorize: Authorize | None = None
-    ) -> Callable[[PageDispatcher], CollectionRoute]:
-        """Shorthand for ``collection("featured", template)``."""
-        return self.collection("featured", template, replace=replace, authorize=authorize)
-
-    @overload
-    def nodeinfo(self, fn: NodeInfoDispatcher[D], /) -> NodeInfoDispatcher[D]: ...
-
-    @overload
-    def nodeinfo(
-        self, *, replace: bool = ...
-    ) -> Callable[[NodeInfoDispatcher[D]], NodeInfoDispatcher[D]]: ...
-
-    def nodeinfo(
-        self, fn: NodeInfoDispatcher[D] | None = None, *, replace: bool = False
-    ) -> NodeInfoDispatcher[D] | Callable[[NodeInfoDispatcher[D]], NodeInfoDispatcher[D]]:
-        """Register ``async (ctx) -> NodeInfo`` (default: software and protocols only).
-
-        Bare (``@fed.nodeinfo``), or ``@fed.nodeinfo(replace=True)`` to replace an earlier one.
-        """
-
-        def register(fn: NodeInfoDispatcher[D]) -> NodeInfoDispatcher[D]:
-            check_parameters(fn, leading=("ctx",), names=(), what="NodeInfo dispatcher")
-            if self.nodeinfo_dispatcher is not None and not replace:
-                raise RouteError(
-                    "a NodeInfo dispatcher is already registered (pass replace=True to replace it)"
-                )
-            self.nodeinfo_dispatcher = fn
-            return fn
-
-        return register if fn is None else register(fn)
-
-    def uri(self, route: str, **params: str) -> str:
-        """The absolute URI of ``route`` (``actor``, ``inbox``, ``object:Note``...)."""
-        template = self.templates.get(route)
-        if template is None:
-            raise RouteError(f"no route {route!r} is registered")
-        return self.origin + template.build(params)
-
-    def is_local(self, uri: str) -> bool:
-        """Whether ``uri`` is on one of our origins."""
-        found = origin_of(uri)
-        return found is not None and any(found == origin_of(o) for o in self.origins)
-
-    def handle_of(self, uri: str) -> str | None:
-        """The handle of a local actor URI, ``None`` otherwise."""
-        template = self.templates.get("actor")
-        if template is None or not self.is_local(uri):
-            return None
-        values = template.match(urlsplit(uri).path)
-        return values["handle"] if values else None
-
     def context(self, **kwargs: Any) -> Context[D]:
         """A :class:`Context` for application code (publishing, lookups), with ``ctx.data``."""
         return Context(self, **kwargs)
@@ -599,111 +324,6 @@ class Federation(Generic[D]):
         chosen = next((p for p in pairs if p.is_rsa), pairs[0])
         return chosen.key_id, chosen.private_key
 
-    # -- fan-out: the outbox's RecipientResolver --------------------------------------
-
-    async def expand(
-        self, audience: Mapping[str, JSONValue]
-    ) -> AsyncIterator[Recipient | str | Unresolved]:
-        """Yield the recipients of one audience entry (the delivery worker calls this).
-
-        * ``{"followers": handle}`` (:meth:`Context.followers_of`): every follower of a
-          local actor, from the followers collection's lister or pages;
-        * ``{"actors": [ids]}`` (actor ids given to :meth:`Context.send`): each id fetched
-          here, at most :data:`~activitypub_kit.server._context.MAX_CONCURRENT_LOOKUPS` at a
-          time; an id blocked by policy is not fetched, a local one needs no fetch;
-        * ``{"known": true}`` (:meth:`Context.known_inboxes`): one inbox per server in
-          :attr:`known_inboxes`, hosts blocked by policy left out, each reached only when
-          no other recipient of the activity is on that host.
-
-        A member that cannot be resolved is logged and yielded as
-        :class:`~activitypub_kit.delivery.Unresolved`, so ``on_delivery_failed`` hears of it
-        (``BLOCKED`` for a blocked actor, ``UNRESOLVED`` with the error otherwise).
-        """
-        if "actors" in audience:
-            for recipient in await self._resolve_actors(audience["actors"]):
-                yield recipient
-        elif audience.get("known") is True:
-            async for inbox in self._known_inboxes():
-                yield inbox
-        elif "followers" in audience:
-            async for member in self._followers(audience.get("followers")):
-                yield member
-        else:
-            logger.warning("fan-out: audience %.200r is not one this server knows", audience)
-            yield Unresolved(repr(dict(audience))[:200], "not a known audience reference")
-
-    async def _followers(self, handle: Any) -> AsyncIterator[Recipient | Unresolved]:
-        route = self.collections.get("followers")
-        if not isinstance(handle, str) or route is None:
-            logger.warning("fan-out to followers of %r reaches nobody: no collection", handle)
-            return
-        ctx = self.context()
-        if route.lister is not None:
-            async for member in route.lister(ctx, handle=handle):
-                yield await self._as_recipient(member)
-            return
-        cursor: str | None = None
-        while True:
-            page: PageItems | None = await route.dispatcher(ctx, cursor, handle=handle)
-            if page is None:
-                if cursor is None:
-                    logger.warning("fan-out: no followers collection for %r", handle)
-                return
-            for member in page.items:
-                yield await self._as_recipient(member)
-            if page.next is None:
-                return
-            cursor = page.next
-
-    async def _resolve_actors(self, ids: JSONValue) -> list[Recipient | Unresolved]:
-        """Resolve addressed actor ids concurrently (bounded); order is not kept."""
-        members = list(ids) if isinstance(ids, list) else [ids]
-        found: list[Recipient | Unresolved] = []
-        limit = anyio.Semaphore(MAX_CONCURRENT_LOOKUPS)
-
-        async def resolve(member: Any) -> None:
-            async with limit:
-                found.append(await self._as_recipient(member, "recipient"))
-
-        async with anyio.create_task_group() as group:
-            for member in members:
-                group.start_soon(resolve, member)
-        return found
-
-    async def _known_inboxes(self) -> AsyncIterator[HostInbox]:
-        seen: set[str] = set()
-        async for inbox in self.known_inboxes.inboxes():
-            host = inbox_host(inbox)
-            if host is None or host in seen or self.is_local(inbox):
-                continue
-            seen.add(host)
-            if not await self.moderation.host_blocked(host):
-                yield HostInbox.of(inbox)
-
-    async def _as_recipient(self, member: Any, what: str = "follower") -> Recipient | Unresolved:
-        if isinstance(member, Recipient):
-            return member
-        if isinstance(member, ASModel):
-            member = member.to_json(context=False)
-        if isinstance(member, Mapping) and isinstance(member.get("inbox"), str):
-            return Recipient.from_actor(member)
-        member_id = member.get("id") if isinstance(member, Mapping) else member
-        if not isinstance(member_id, str):
-            logger.warning("fan-out: %s entry %.200r is not an actor or an id", what, member)
-            return Unresolved(repr(member)[:200], "not an actor, an actor id or a Recipient")
-        if self.is_local(member_id):
-            return Recipient(id=member_id)  # ours: delivered in-process, no fetch, no POST
-        blocked = Unresolved(member_id, "blocked by policy", DeliveryFailure.BLOCKED)
-        if await self.moderation.blocks(member_id):
-            return blocked  # not even fetched
-        try:
-            return Recipient.from_actor(await self.resolver.fetch_actor(member_id))
-        except BlockedError:
-            return blocked
-        except Exception as exc:  # one unreachable member must not stop the fan-out
-            logger.warning("fan-out: cannot resolve %s %s", what, member_id, exc_info=True)
-            return Unresolved(member_id, f"{type(exc).__name__}: {exc}")
-
     # -- moderation and delivery health --------------------------------------------
 
     @property
@@ -728,53 +348,6 @@ class Federation(Generic[D]):
         )
         self.moderation.block_actor = hook
 
-    async def heard_from(self, authenticated: Authenticated) -> None:
-        """A request verified by its sender's HTTP signature: the sender's host is up.
-
-        Clears the host's unavailable mark in the delivery tracker (a store write only
-        when it has one).  Never raises: a store problem is logged.
-        """
-        if authenticated.method != "http-signature":
-            return  # a relay or a proof vouched: the actor's host did not talk to us
-        host = inbox_host(authenticated.owner)
-        if host is None:
-            return
-        try:
-            await self.outbox.record_inbound(host)
-        except Exception:
-            logger.warning("could not record that %s is up", host, exc_info=True)
-        await self._learn_inbox(authenticated.owner, host)
-
-    async def _learn_inbox(self, actor: str, host: str) -> None:
-        """Add a verified sender's server to :attr:`known_inboxes` (from the cache only).
-
-        Its actor document was fetched (with its key) moments ago, so it is normally in
-        the fetch cache; when it is not, nothing is fetched: the server is learnt later.
-        Only an inbox on the actor's own host is recorded; a host learnt once in this
-        process costs nothing more.
-        """
-        if host in self._learnt_hosts:
-            return
-        try:
-            cached = await self.resolver.cache.get("doc", actor)
-            if cached is None:
-                return
-            found = Recipient.from_actor(cached.value)
-            inbox = found.shared_inbox or found.inbox
-            if inbox and found.id == actor and inbox_host(inbox) == host:
-                await self.known_inboxes.remember(inbox, shared=inbox == found.shared_inbox)
-                if len(self._learnt_hosts) >= MEMO_SIZE:
-                    self._learnt_hosts.clear()
-                self._learnt_hosts.add(host)
-        except Exception:
-            logger.warning("could not record the inbox of %s", actor, exc_info=True)
-
-    async def _delivery_failed(self, event: DeliveryFailureEvent) -> None:
-        await _call_hook(self.on_delivery_failed, event)
-
-    async def _gone(self, event: DeliveryFailureEvent) -> None:
-        await _call_hook(self.on_gone, event)
-
     # -- runtime ---------------------------------------------------------------------
 
     async def setup(self) -> None:
@@ -789,31 +362,6 @@ class Federation(Generic[D]):
         """Close the HTTP client if the Federation created it (stores and queues are yours)."""
         if self._owned_client:
             await self.client.aclose()
-
-    async def _deliver_locally(self, activity: dict[str, Any], recipients: Sequence[str]) -> None:
-        """Hand an activity we send to our own actors to our inbox handlers, without HTTP.
-
-        Queued like a verified remote activity arriving in the shared inbox (method
-        ``local``), and applied once per activity id like every inbox activity.
-        """
-        seen = seen_key(str(activity["id"]))
-        if not await self.store.cas(seen, None, True, ttl=self.idempotency_ttl):
-            return
-        try:
-            await self.queue.enqueue(
-                {
-                    "kind": "inbox",
-                    "inbox": None,
-                    "activity": activity,
-                    "signer": None,
-                    "method": "local",
-                    "local_recipients": list(recipients),
-                },
-                ordering_key=f"inbox\n{single_id(activity.get('object')) or activity['id']}",
-            )
-        except BaseException:
-            await self.store.delete(seen)
-            raise
 
     async def handle(self, message: Message) -> None:
         """Handle one queued message: an inbox activity or a delivery step."""
@@ -845,16 +393,7 @@ class Federation(Generic[D]):
         failure on either side fails the startup with its message).  With
         ``run_worker=False`` the lifespan is the fallback's alone.
         """
-        from activitypub_kit.server._asgi import FederationApp
-
         return FederationApp(self, fallback, run_worker=run_worker)
-
-
-async def _call_hook(hook: FailureCallback | None, event: DeliveryFailureEvent) -> None:
-    if hook is not None:
-        result = hook(event)
-        if inspect.isawaitable(result):
-            await result
 
 
 __all__ = ["INSTANCE", "ContextDataFactory", "FailureCallback", "Federation"]

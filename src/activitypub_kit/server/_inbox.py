@@ -48,9 +48,10 @@ from activitypub_kit.errors import (
     RouteError,
 )
 from activitypub_kit.models import ASModel, parse
+from activitypub_kit.models._helpers import single_id
 from activitypub_kit.server._context import D
 from activitypub_kit.server._origins import Dropped, apply_origin_rules
-from activitypub_kit.server._parsing import decode_activity, single_id
+from activitypub_kit.server._parsing import decode_activity
 from activitypub_kit.server._routes import check_parameters
 from activitypub_kit.signatures import HttpRequest
 

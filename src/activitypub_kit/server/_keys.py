@@ -33,6 +33,9 @@ from activitypub_kit.signatures._keys import (
 )
 from activitypub_kit.storage._base import JSONValue, KeyValueStore
 
+#: The ``key_ref`` of the instance actor's keys (``fed.key_pairs_of(INSTANCE)``).
+INSTANCE = "*instance*"
+
 
 @dataclass(frozen=True, slots=True)
 class KeyPair:
@@ -200,4 +203,4 @@ class KeyCache:
             self._entries.pop(handle)
 
 
-__all__ = ["KeyPair", "KeyCache", "key_pairs_for", "key_entries", "stored_keys"]
+__all__ = ["INSTANCE", "KeyPair", "KeyCache", "key_pairs_for", "key_entries", "stored_keys"]

@@ -23,8 +23,8 @@ from typing import Any
 
 from activitypub_kit.errors import FetchError, ForbiddenActivityError, HttpStatusError
 from activitypub_kit.http import Resolver
-from activitypub_kit.models._helpers import as_list, type_names
-from activitypub_kit.server._parsing import origin_of, single_id
+from activitypub_kit.models._helpers import as_list, single_id, type_names
+from activitypub_kit.server._parsing import origin_of
 
 
 class Dropped(Exception):  # noqa: N818 - a decision, not an error
@@ -33,16 +33,6 @@ class Dropped(Exception):  # noqa: N818 - a decision, not an error
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def _ids(value: Any) -> list[str]:
-    found: list[str] = []
-    for item in as_list(value):
-        if isinstance(item, str):
-            found.append(item)
-        elif isinstance(item, dict) and isinstance(item.get("id"), str):
-            found.append(item["id"])
-    return found
 
 
 async def apply_origin_rules(
@@ -65,7 +55,7 @@ async def apply_origin_rules(
         if origin_of(object_id) != home:
             raise ForbiddenActivityError(f"object {object_id} is not on the actor's origin")
     if kinds & {"Create", "Update"} and isinstance(obj, dict) and object_id != actor:
-        owners = _ids(obj.get("attributedTo")) or _ids(obj.get("actor"))
+        owners = _owners(obj.get("attributedTo")) or _owners(obj.get("actor"))
         if owners and actor not in owners:
             raise ForbiddenActivityError(
                 f"object {object_id} is attributed to {owners[0]}, not to the actor"
@@ -76,6 +66,18 @@ async def apply_origin_rules(
     if "Delete" in kinds and object_id is not None and object_id != actor:
         await _check_deleted(object_id, resolver)
     return strip_foreign(document, home)
+
+
+def _owners(value: Any) -> list[str]:
+    """The ids :func:`single_id` reads in each entry of ``value`` (one entry or a list).
+
+    A nested list is not an entry with an id (as before the rules read ids this way).
+    """
+    return [
+        found
+        for item in as_list(value)
+        if not isinstance(item, list) and (found := single_id(item)) is not None
+    ]
 
 
 def strip_foreign(document: dict[str, Any], home: Any) -> dict[str, Any]:

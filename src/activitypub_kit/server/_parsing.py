@@ -26,6 +26,7 @@ from pydantic_core import from_json
 from activitypub_kit._limits import DEFAULT_LIMITS, MAX_DEPTH, DocumentLimits
 from activitypub_kit._origin import origin_of
 from activitypub_kit.errors import InvalidActivityError
+from activitypub_kit.models._helpers import single_id
 from activitypub_kit.models._jsonld import context_aliases_keyword, context_redefines_as
 
 #: JSON-LD keywords refused as properties: they change an object's identity or the shape of
@@ -122,17 +123,6 @@ def is_http_url(value: Any) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def single_id(value: Any) -> str | None:
-    """The id of a property holding exactly one reference (string or object with ``id``)."""
-    if isinstance(value, list):
-        if len(value) != 1:
-            return None
-        value = value[0]
-    if isinstance(value, dict):
-        value = value.get("id")
-    return value if isinstance(value, str) else None
-
-
 def decode_activity(body: bytes, *, limits: DocumentLimits = DEFAULT_LIMITS) -> dict[str, Any]:
     """Decode and shape-check an inbox body (see the module docstring).
 
@@ -180,5 +170,4 @@ __all__ = [
     "decode_activity",
     "is_http_url",
     "origin_of",
-    "single_id",
 ]
